@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // Activation is an element-wise function a GEMM or convolution may apply in its epilogue.
@@ -214,6 +215,8 @@ var (
 	registry   = map[string]entry{}
 	current    Backend
 	chosenErr  []string
+	// fast holds current once chosen, so the per-op lookup on hot paths takes no lock.
+	fast atomic.Pointer[Backend]
 )
 
 // Register makes a backend available under name. Higher priority wins when no backend is
@@ -270,6 +273,15 @@ func Open(name string) (Backend, error) {
 // highest-priority backend that opens. If a forced backend cannot open, Current falls back to
 // the reference backend and Skipped reports why.
 func Current() Backend {
+	if b := fast.Load(); b != nil {
+		return *b
+	}
+	b := choose()
+	fast.Store(&b)
+	return b
+}
+
+func choose() Backend {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if current != nil {
@@ -306,6 +318,7 @@ func SetCurrent(b Backend) Backend {
 	prev := Current()
 	registryMu.Lock()
 	current = b
+	fast.Store(&b)
 	registryMu.Unlock()
 	return prev
 }
