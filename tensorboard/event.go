@@ -280,7 +280,7 @@ func consumeDoubles(b []byte, num protowire.Number, typ protowire.Type, dst *[]f
 			return n, nil
 		}
 		if len(v)%8 != 0 {
-			return 0, fmt.Errorf("packed doubles of %d bytes, not a multiple of 8", len(v))
+			return 0, fmt.Errorf("field %d: packed doubles of %d bytes, not a multiple of 8", num, len(v))
 		}
 		// Growing by the known count is bounded by the record's size,
 		// which the reader has already checked against the file.
@@ -305,7 +305,7 @@ func forEachField(b []byte, fn func(protowire.Number, protowire.Type, []byte) (i
 		}
 		m, err := fn(num, typ, b[off+n:])
 		if err != nil {
-			return fmt.Errorf("field %d: %w", num, err)
+			return err // fn names the field
 		}
 		if m < 0 {
 			return fmt.Errorf("byte %d: field %d (wire type %d): %w", off, num, typ, protowire.ParseError(m))

@@ -180,7 +180,7 @@ func TestUnmarshalEventMalformed(t *testing.T) {
 		{"length past end", []byte{0x1a, 0x05, 'a'}, "field 3"},
 		{"reserved wire type", []byte{0x0f}, "field 1"},
 		{"unmatched end group", []byte{0x0c}, "end group"},
-		{"bad nested value", []byte{0x2a, 0x02, 0x0a, 0x05}, "summary: field 1"},
+		{"bad nested value", []byte{0x2a, 0x02, 0x0a, 0x05}, "summary: byte 0: field 1"},
 		{"packed doubles not multiple of 8", []byte{0x2a, 0x09, 0x0a, 0x07, 0x2a, 0x05, 0x32, 0x03, 1, 2, 3}, "multiple of 8"},
 	}
 	for _, tt := range tests {
