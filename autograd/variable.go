@@ -24,7 +24,10 @@ type Variable struct {
 	grad         *tensor.Tensor
 	requiresGrad bool
 	node         *node
-	err          error
+	// released marks an op's output whose graph an earlier Backward consumed: its node is
+	// gone, but it must not pass for a leaf, or a second Backward would stop there silently.
+	released bool
+	err      error
 	// Name labels the variable in error messages (parameters carry their weight's name).
 	Name string
 }
@@ -78,7 +81,7 @@ func (v *Variable) RequiresGrad() bool { return v.requiresGrad }
 func (v *Variable) SetRequiresGrad(b bool) { v.requiresGrad = b }
 
 // IsLeaf reports whether v was made directly rather than by an op.
-func (v *Variable) IsLeaf() bool { return v.node == nil }
+func (v *Variable) IsLeaf() bool { return v.node == nil && !v.released }
 
 // SetValue replaces the value of a leaf (optimizers update parameters in place instead).
 func (v *Variable) SetValue(t *tensor.Tensor) { v.value = t }
@@ -175,13 +178,22 @@ func (v *Variable) BackwardWith(grad *tensor.Tensor) error {
 	if v.err != nil {
 		return v.err
 	}
-	if !grad.Shape().Equal(v.value.Shape()) {
-		return fmt.Errorf("autograd: seed gradient shape %v, want %v", grad.Shape(), v.value.Shape())
+	if grad == nil {
+		return errors.New("autograd: nil seed gradient")
+	}
+	if grad.DType() != tensor.Float32 || !grad.Shape().Equal(v.value.Shape()) {
+		return fmt.Errorf("autograd: seed gradient %s%v, want float32%v", grad.DType(), grad.Shape(), v.value.Shape())
 	}
 	if !v.requiresGrad {
 		return errors.New("autograd: Backward of a value that depends on no variable requiring a gradient")
 	}
 	order := topoOrder(v)
+	// Refuse before touching any gradient, so a failed call leaves them as they were.
+	for _, n := range order {
+		if n.released {
+			return errors.New("autograd: Backward through a graph that an earlier Backward already released (run the forward pass again)")
+		}
+	}
 	grads := make(map[*Variable]*tensor.Tensor, len(order))
 	// Backward functions may return their incoming gradient itself (Add does), so the same
 	// tensor can stand for several inputs; a sum is written only into a buffer owned here.
@@ -225,6 +237,7 @@ func (v *Variable) BackwardWith(grad *tensor.Tensor) error {
 		}
 		// Release the closure and its saved activations: the graph is used once.
 		n.node = nil
+		n.released = true
 	}
 	return nil
 }

@@ -1,6 +1,18 @@
 package backend
 
-// reference is the pure-Go backend. STUB: being implemented (see helper task).
+import "runtime"
+
+// reference is the pure-Go backend: always available, the oracle other backends are tested
+// against, and parallel within the NumThreads budget. It holds no state (scratch buffers come
+// from sync.Pools), so one value serves any number of goroutines at once.
+//
+// Its kernels are deterministic for a given input: every parallel split either gives each
+// output element to exactly one goroutine or sums fixed-size blocks in a fixed order, so the
+// results do not change with NumThreads or scheduling.
+//
+// The kernels live beside this file by family: gemm.go, conv.go, pool.go, batchnorm.go,
+// elementwise.go, reduce.go, transpose.go, softmax.go, gather.go; parallel.go holds the
+// parallel-for and the scratch pools.
 type reference struct{}
 
 var referenceBackend Backend = reference{}
@@ -8,49 +20,8 @@ var referenceBackend Backend = reference{}
 // Reference returns the pure-Go backend, which is always available.
 func Reference() Backend { return referenceBackend }
 
-func (reference) Name() string                                                { return "reference" }
-func (reference) Version() string                                             { return "reference (pure Go)" }
-func (reference) Gemm(p GemmParams, a, b, c []float32)                        { panic("unimplemented") }
-func (reference) Conv2DForward(p Conv2DParams, x, kernel, bias, y []float32)  { panic("unimplemented") }
-func (reference) Conv2DBackwardData(p Conv2DParams, dy, kernel, dx []float32) { panic("unimplemented") }
-func (reference) Conv2DBackwardWeights(p Conv2DParams, x, dy, dkernel, dbias []float32) {
-	panic("unimplemented")
-}
-func (reference) Pool2DForward(p Pool2DParams, x, y []float32, argmax []int32) {
-	panic("unimplemented")
-}
-func (reference) Pool2DBackward(p Pool2DParams, dy []float32, argmax []int32, dx []float32) {
-	panic("unimplemented")
-}
-func (reference) BatchNormForwardTraining(rows, channels int, eps float32, x, gamma, beta, y, mean, invStd []float32) {
-	panic("unimplemented")
-}
-func (reference) BatchNormForwardInference(rows, channels int, eps float32, x, gamma, beta, movingMean, movingVar, y []float32) {
-	panic("unimplemented")
-}
-func (reference) BatchNormBackward(rows, channels int, x, dy, gamma, mean, invStd, dx, dgamma, dbeta []float32) {
-	panic("unimplemented")
-}
-func (reference) Unary(op UnaryOp, alpha float32, x, y []float32) { panic("unimplemented") }
-func (reference) UnaryBackward(op UnaryOp, alpha float32, x, y, dy, dx []float32) {
-	panic("unimplemented")
-}
-func (reference) Binary(op BinaryOp, a []float32, aShape []int, b []float32, bShape []int, y []float32, yShape []int) {
-	panic("unimplemented")
-}
-func (reference) Reduce(op ReduceOp, x []float32, xShape []int, axes []int, y []float32) {
-	panic("unimplemented")
-}
-func (reference) Transpose(x []float32, xShape []int, perm []int, y []float32) {
-	panic("unimplemented")
-}
-func (reference) Softmax(rows, cols int, x, y []float32)                 { panic("unimplemented") }
-func (reference) LogSoftmax(rows, cols int, x, y []float32)              { panic("unimplemented") }
-func (reference) SoftmaxBackward(rows, cols int, y, dy, dx []float32)    { panic("unimplemented") }
-func (reference) LogSoftmaxBackward(rows, cols int, y, dy, dx []float32) { panic("unimplemented") }
-func (reference) Gather(table []float32, tableRows, cols int, idx []int64, out []float32) error {
-	panic("unimplemented")
-}
-func (reference) ScatterAdd(dst []float32, dstRows, cols int, idx []int64, src []float32) {
-	panic("unimplemented")
+func (reference) Name() string { return "reference" }
+
+func (reference) Version() string {
+	return "reference (pure Go, gonum blas32 GEMM, " + runtime.Version() + ")"
 }

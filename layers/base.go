@@ -31,7 +31,6 @@ func (b *Base) Init(self Layer, className string, opts *Options) {
 	b.className = className
 	b.trainable = true
 	if opts != nil {
-		b.err = opts.Err
 		if opts.Name != "" {
 			b.name = opts.Name
 		}
@@ -44,6 +43,10 @@ func (b *Base) Init(self Layer, className string, opts *Options) {
 	}
 	if b.name == "" {
 		b.name = uniqueName(snake(className))
+	}
+	// Recorded after naming so that the message says which layer had the bad option.
+	if opts != nil {
+		b.SetErr(opts.Err)
 	}
 }
 
@@ -78,6 +81,10 @@ func (b *Base) AddWeight(name string, shape tensor.Shape, init Initializer, reg 
 		return nil, fmt.Errorf("layer %s: weight %s: %w", b.name, name, err)
 	}
 	t := tensor.Zeros(shape...)
+	if rng == nil {
+		// A nil generator would panic in Derive; seed 0 keeps the result deterministic.
+		rng = tensor.NewRNG(0)
+	}
 	if init != nil {
 		if err := init.Initialize(t, rng.Derive(name)); err != nil {
 			return nil, fmt.Errorf("layer %s: weight %s: %w", b.name, name, err)

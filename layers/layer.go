@@ -76,8 +76,22 @@ type Context struct {
 	// Grad makes Param return variables that record gradients; false for inference, so no
 	// graph and no activations are kept.
 	Grad bool
-	// RNG feeds dropout and other random layers during training.
+	// RNG feeds dropout and other random layers during training. LayerRNG derives from its
+	// seed alone, so the caller gives each training step its own (e.g. root.Split()), or every
+	// step would draw the same dropout masks.
 	RNG *tensor.RNG
+	// Losses collects the penalties layers add during this pass (activity regularizers, as
+	// Keras's layer.losses); the model adds them to the training loss. Start each pass with
+	// an empty slice.
+	Losses []*autograd.Variable
+}
+
+// AddLoss records a scalar penalty computed during this pass. A nil Context drops it, so
+// layers called outside a model need no special case.
+func (c *Context) AddLoss(v *autograd.Variable) {
+	if c != nil && v != nil {
+		c.Losses = append(c.Losses, v)
+	}
 }
 
 // Param returns the variable a layer should compute with for weight w: the weight's own

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/deepframe/deepframe/autograd"
 	"github.com/deepframe/deepframe/tensor"
@@ -40,7 +41,17 @@ type Options struct {
 	Epsilon             *float64
 	Center, Scale       *bool
 	Seed                *uint64
-	set                 map[string]bool
+	// Fields below were added after the first contract; each belongs to one or two layers.
+	PoolSize                  []int
+	EmbeddingsInitializer     Initializer
+	EmbeddingsRegularizer     Regularizer
+	GammaInitializer          Initializer
+	BetaInitializer           Initializer
+	MovingMeanInitializer     Initializer
+	MovingVarianceInitializer Initializer
+	GammaRegularizer          Regularizer
+	BetaRegularizer           Regularizer
+	set                       map[string]bool
 	// Err collects option errors (e.g. an unknown initializer name).
 	Err error
 }
@@ -71,12 +82,18 @@ func (o *Options) Unused(className string, allowed ...string) error {
 	for _, a := range allowed {
 		ok[a] = true
 	}
+	// Sorted so that a layer given several stray options always reports the same one.
+	var bad []string
 	for name := range o.set {
 		if !ok[name] {
-			return fmt.Errorf("%s does not take option %s", className, name)
+			bad = append(bad, name)
 		}
 	}
-	return nil
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	return fmt.Errorf("%s does not take option %s", className, bad[0])
 }
 
 // Name sets the layer's name.

@@ -16,10 +16,10 @@
 //
 // Histogram buckets follow TensorFlow's default for HistogramProto: bucket
 // edges grow by 10% from ±1e-12 to ±1e20, with 0 and ±math.MaxFloat64 as
-// the outermost and middle edges. Those edges cover every float32 with a
-// relative bucket width of 10%, so one layout suits weights near 1e-3 and
-// losses near 1e3 alike, and histograms of the same tag at different steps
-// are directly comparable. Only the span from the first to the last
+// the outermost and middle edges. Buckets are 10% wide relative to their
+// values for magnitudes from 1e-12 to 1e20, so one fixed layout suits
+// weights near 1e-3 and activations near 1e3 alike, and histograms of a tag
+// at different steps share their edges and compare directly. Only the span from the first to the last
 // non-empty bucket is written, and runs of empty buckets inside it are
 // merged into one, which keeps a histogram of a million weights to a few
 // hundred buckets.

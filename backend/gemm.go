@@ -1,0 +1,212 @@
+package backend
+
+import (
+	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// Tile sizes for the parallel GEMM. gonum's Sgemm starts its own GOMAXPROCS goroutines once a
+// call spans four or more 64×64 blocks, which would escape the NumThreads budget and nest
+// inside ours; a gemmMC×gemmNC tile spans at most three, so every gonum call here stays on the
+// goroutine that made it. gemmKC bounds the depth of one call so the B panel a tile streams
+// through (gemmKC×gemmNC floats) stays in L2 while the tile's rows of A walk over it.
+var (
+	gemmMC = 64
+	gemmNC = 192
+	gemmKC = 1024
+	// gemmDotMinK is the depth from which the A·Bᵀ (dot product) loop beats A·B.
+	gemmDotMinK = 32
+)
+
+const (
+	// gemmPackMin is the smallest other dimension for which repacking an operand pays.
+	gemmPackMin = 16
+
+
+	// gemmSmall is the M*N*K below which a GEMM runs entirely on the calling goroutine: a
+	// goroutine hand-off costs about as much as this many multiply-adds.
+	gemmSmall = 1 << 15
+)
+
+func (reference) Gemm(p GemmParams, a, b, c []float32) { gemm(p, a, b, c) }
+
+// gemm computes C = act(alpha*op(A)*op(B) + beta*C + bias) tile by tile. Each C tile is
+// finished (all of K, then the epilogue) by one goroutine, so the bias and activation touch it
+// while it is still in cache and no two goroutines ever write the same element. Only the K
+// split, which fixes the order of the additions, is constant; the M and N tiling, which does
+// not change any sum, adapts to the shape and thread count. Results are therefore bit-identical
+// for any budget.
+func gemm(p GemmParams, a, b, c []float32) {
+	m, n, k := p.M, p.N, p.K
+	if m <= 0 || n <= 0 {
+		return
+	}
+	if k <= 0 || p.Alpha == 0 {
+		gemmScaleOnly(p, c)
+		return
+	}
+	transA, transB := p.TransA, p.TransB
+	if m*n*k >= gemmSmall {
+		// Repack the operands into the layout whose gonum loop runs fastest. With K long
+		// enough, that is A·Bᵀ, a dot product per element (no stores in the inner loop: about
+		// 1.5x the axpy-based loops on this machine); with short K the dot calls cost more than
+		// they compute and A·B, an axpy over a row of B per element of A, wins. Repacking A
+		// costs M·K, B costs K·N, against M·N·K for the product, so an operand is only
+		// repacked when the other dimension amortises it.
+		wantTransB := k >= gemmDotMinK
+		if transA && (n >= gemmPackMin || transB) {
+			packed := scratch32.get(m * k)
+			defer scratch32.put(packed)
+			transpose2D(a, k, m, *packed)
+			a, transA = *packed, false
+		}
+		if transB != wantTransB && m >= gemmPackMin {
+			packed := scratch32.get(k * n)
+			defer scratch32.put(packed)
+			if transB {
+				transpose2D(b, n, k, *packed)
+			} else {
+				transpose2D(b, k, n, *packed)
+			}
+			b, transB = *packed, wantTransB
+		}
+	}
+	tA, tB := blas.NoTrans, blas.NoTrans
+	if transA {
+		tA = blas.Trans
+	}
+	if transB {
+		tB = blas.Trans
+	}
+
+	mc, nc := gemmTiles(m, n, k)
+	mTiles := (m + mc - 1) / mc
+	nTiles := (n + nc - 1) / nc
+	tile := func(t int) {
+		i0 := (t / nTiles) * mc
+		j0 := (t % nTiles) * nc
+		mb, nb := min(mc, m-i0), min(nc, n-j0)
+		// Sub-calls of at most 64 rows keep each gonum call below its own parallel threshold.
+		for ii := i0; ii < i0+mb; ii += gemmMC {
+			ib := min(gemmMC, i0+mb-ii)
+			cs := blas32.General{Rows: ib, Cols: nb, Stride: n, Data: c[ii*n+j0:]}
+			beta := p.Beta
+			for k0 := 0; k0 < k; k0 += gemmKC {
+				kb := min(gemmKC, k-k0)
+				var as, bs blas32.General
+				if transA {
+					as = blas32.General{Rows: kb, Cols: ib, Stride: m, Data: a[k0*m+ii:]}
+				} else {
+					as = blas32.General{Rows: ib, Cols: kb, Stride: k, Data: a[ii*k+k0:]}
+				}
+				if transB {
+					bs = blas32.General{Rows: nb, Cols: kb, Stride: k, Data: b[j0*k+k0:]}
+				} else {
+					bs = blas32.General{Rows: kb, Cols: nb, Stride: n, Data: b[k0*n+j0:]}
+				}
+				blas32.Gemm(tA, tB, p.Alpha, as, bs, beta, cs)
+				beta = 1
+			}
+		}
+		gemmEpilogue(c, n, i0, mb, j0, nb, p.Bias, p.Act)
+	}
+
+	tiles := mTiles * nTiles
+	if m*n*k < gemmSmall {
+		for t := 0; t < tiles; t++ {
+			tile(t)
+		}
+		return
+	}
+	// Each worker should get at least gemmSmall multiply-adds, or the hand-off costs more
+	// than the parallelism saves.
+	workers := max(1, min(tiles, m*n*k/gemmSmall))
+	parallelTasks(tiles, workers, tile)
+}
+
+// gemmTiles picks the C tile one task computes: gemmNC columns (at most three 64-wide gonum
+// blocks, so gonum stays serial) by a multiple of gemmMC rows, shrunk when that would leave
+// fewer tiles than threads.
+func gemmTiles(m, n, k int) (mc, nc int) {
+	mc, nc = gemmMC, gemmNC
+	if m*n*k < gemmSmall {
+		return mc, nc
+	}
+	threads := NumThreads()
+	tiles := func() int { return ((m + mc - 1) / mc) * ((n + nc - 1) / nc) }
+	// Too few tiles to go round (or a ragged last round): narrow the columns.
+	for nc > 16 && tiles()%threads != 0 && tiles() < 4*threads {
+		nc /= 2
+	}
+	return mc, nc
+}
+
+// gemmScaleOnly handles K == 0 or alpha == 0, where the product vanishes and C = beta*C
+// (with beta == 0 overwriting whatever C held, NaN included) before the epilogue.
+func gemmScaleOnly(p GemmParams, c []float32) {
+	m, n := p.M, p.N
+	parallelFor(m, max(1, (1<<15)/n), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := c[i*n : i*n+n]
+			if p.Beta == 0 {
+				clear(row)
+			} else if p.Beta != 1 {
+				for j := range row {
+					row[j] *= p.Beta
+				}
+			}
+			gemmEpilogue(c, n, i, 1, 0, n, p.Bias, p.Act)
+		}
+	})
+}
+
+// gemmEpilogue applies C[i,j] = act(C[i,j] + bias[j]) to the mb×nb tile at (i0, j0).
+func gemmEpilogue(c []float32, ldc, i0, mb, j0, nb int, bias []float32, act Activation) {
+	if bias == nil && act == ActNone {
+		return
+	}
+	var bs []float32
+	if bias != nil {
+		bs = bias[j0 : j0+nb]
+	}
+	for i := i0; i < i0+mb; i++ {
+		row := c[i*ldc+j0 : i*ldc+j0+nb]
+		if bs != nil {
+			for j, v := range bs {
+				row[j] += v
+			}
+		}
+		applyActivation(act, row)
+	}
+}
+
+func applyActivation(act Activation, row []float32) {
+	switch act {
+	case ActReLU:
+		for j, v := range row {
+			if v < 0 { // NaN stays NaN: a diverging model should show it, not hide it
+				row[j] = 0
+			}
+		}
+	case ActSigmoid:
+		for j, v := range row {
+			row[j] = sigmoid32(v)
+		}
+	case ActTanh:
+		for j, v := range row {
+			row[j] = float32(math.Tanh(float64(v)))
+		}
+	}
+}
+
+// sigmoid32 never evaluates exp of a large positive number, so it neither overflows nor loses
+// the small tail values for very negative inputs.
+func sigmoid32(x float32) float32 {
+	if x >= 0 {
+		return float32(1 / (1 + math.Exp(-float64(x))))
+	}
+	e := math.Exp(float64(x))
+	return float32(e / (1 + e))
+}

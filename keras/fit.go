@@ -1,0 +1,352 @@
+package keras
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/deepframe/deepframe/autograd"
+	"github.com/deepframe/deepframe/backend"
+	"github.com/deepframe/deepframe/layers"
+	"github.com/deepframe/deepframe/tensor"
+)
+
+// lastStep describes the training step that just ended, for the TensorBoard callback, which
+// logs per-iteration values that the running epoch averages in the logs would blur.
+type lastStep struct {
+	loss    float64 // this batch's loss (with penalties)
+	rows    int
+	seconds float64 // wall time since the previous step ended (data loading included)
+	lr      float64 // the learning rate this step used
+}
+
+// Fit trains the compiled model on data for Epochs passes of BatchSize rows. Each step runs
+// the model forward in training mode, adds weight and activity penalties to the loss,
+// back-propagates, and lets the optimizer update the trainable weights of unfrozen layers.
+// After each epoch it validates (ValidationData or ValidationSplit) and calls the callbacks;
+// History holds every epoch's logs.
+//
+// Fit stops between two steps when ctx is cancelled and returns the history so far with an
+// error wrapping ctx.Err(). A callback error ends Fit with that error.
+func (m *Model) Fit(ctx context.Context, data Dataset, opts ...FitOption) (*History, error) {
+	cfg := fitConfig{runConfig: defaultRun(1), epochs: 1, shuffle: true, logEvery: DefaultLogEvery}
+	for _, o := range opts {
+		if o != nil {
+			o.applyFit(&cfg)
+		}
+	}
+	hist := newHistory()
+	g, err := m.ready()
+	if err != nil {
+		return hist, err
+	}
+	c := m.compiled
+	if c == nil {
+		return hist, fmt.Errorf("keras: Fit model %q before Compile: call Compile with an optimizer, a loss and metrics first", m.name)
+	}
+	if err := checkRun("Fit", cfg.runConfig); err != nil {
+		return hist, err
+	}
+	if cfg.epochs < 1 {
+		return hist, fmt.Errorf("keras: Fit: Epochs(%d): want at least 1", cfg.epochs)
+	}
+	if cfg.logEvery < 0 {
+		return hist, fmt.Errorf("keras: Fit: LogEvery(%d): want 0 or more", cfg.logEvery)
+	}
+	if data == nil {
+		return hist, errors.New("keras: Fit: nil dataset")
+	}
+	train, valid := data, cfg.validData
+	if cfg.validSplit != 0 {
+		if valid != nil {
+			return hist, errors.New("keras: Fit: give ValidationData or ValidationSplit, not both")
+		}
+		if train, valid, err = splitTail(data, cfg.validSplit); err != nil {
+			return hist, err
+		}
+	}
+	n := train.Len()
+	if n <= 0 {
+		return hist, errors.New("keras: Fit: the dataset has no rows")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if !m.running.CompareAndSwap(false, true) {
+		return hist, fmt.Errorf("keras: Fit: model %q is already training", m.name)
+	}
+	defer m.running.Store(false)
+	m.stop.Store(false)
+
+	var cbs []Callback
+	if m.tb != nil {
+		cbs = append(cbs, newTensorBoardCallback(*m.tb))
+	}
+	cbs = append(cbs, cfg.callbacks...)
+	for i, cb := range cbs {
+		if cb == nil {
+			return hist, fmt.Errorf("keras: Fit: callback %d is nil", i)
+		}
+	}
+	calls := &callbackList{cbs: cbs, m: m}
+	nValid := 0
+	if valid != nil {
+		nValid = valid.Len()
+	}
+	prog := newProgress(cfg, n)
+	b := backend.Current()
+	prog.begin(b.Name(), b.Version(), n, nValid)
+
+	if err := calls.trainBegin(); err != nil {
+		_ = calls.trainEnd(nil)
+		return hist, err
+	}
+	var lastLogs map[string]float64
+	runErr := m.fitEpochs(ctx, g, c, cfg, train, valid, calls, prog, hist, &lastLogs)
+	endErr := calls.trainEnd(lastLogs)
+	if runErr != nil {
+		return hist, runErr
+	}
+	return hist, endErr
+}
+
+func checkRun(who string, c runConfig) error {
+	if c.batchSize < 1 {
+		return fmt.Errorf("keras: %s: BatchSize(%d): want at least 1", who, c.batchSize)
+	}
+	return nil
+}
+
+func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitConfig, train, valid Dataset,
+	calls *callbackList, prog *progress, hist *History, lastLogs *map[string]float64) error {
+	n := train.Len()
+	order := make([]int, n)
+	nOut := len(g.outputs)
+	outLossSums := make([]float64, nOut)
+	fitSteps := 0
+	for epoch := 0; epoch < cfg.epochs; epoch++ {
+		c.opt.SetEpoch(m.epochs)
+		if err := calls.epochBegin(epoch); err != nil {
+			return err
+		}
+		for i := range order {
+			order[i] = i
+		}
+		if cfg.shuffle {
+			shuffleRNG(m.seed, m.epochs).Shuffle(order)
+		}
+		for _, mt := range c.metrics {
+			mt.Reset()
+		}
+		clear(outLossSums)
+		var lossSum float64
+		seen := 0
+		epochStart := time.Now()
+		prev := epochStart
+		prog.epochBegin(epoch, cfg.epochs)
+		for batch, start := 0, 0; start < n; batch, start = batch+1, start+cfg.batchSize {
+			if err := ctx.Err(); err != nil {
+				prog.abort()
+				return fmt.Errorf("keras: Fit stopped in epoch %d/%d: %w", epoch+1, cfg.epochs, err)
+			}
+			rows := order[start:min(start+cfg.batchSize, n)]
+			x, y, err := train.Batch(rows)
+			if err != nil {
+				return fmt.Errorf("keras: Fit epoch %d: reading batch %d: %w", epoch+1, batch, err)
+			}
+			lr := c.opt.LearningRate()
+			res, err := m.trainStep(g, c, x, y, len(rows))
+			if err != nil {
+				prog.abort()
+				return fmt.Errorf("keras: Fit epoch %d batch %d: %w", epoch+1, batch, err)
+			}
+			for _, mt := range c.metrics {
+				if err := mt.Update(y[0], res.out0); err != nil {
+					prog.abort()
+					return fmt.Errorf("keras: Fit epoch %d batch %d: metric %s: %w", epoch+1, batch, mt.Name(), err)
+				}
+			}
+			k := float64(len(rows))
+			lossSum += res.loss * k
+			for i, v := range res.outLoss {
+				outLossSums[i] += v * k
+			}
+			seen += len(rows)
+			fitSteps++
+			now := time.Now()
+			m.last = lastStep{loss: res.loss, rows: len(rows), seconds: now.Sub(prev).Seconds(), lr: lr}
+			prev = now
+			prog.step(fitSteps, c.opt.Iterations(), seen, lossSum/float64(seen), c.opt.LearningRate())
+			if len(calls.cbs) > 0 {
+				logs := map[string]float64{"loss": lossSum / float64(seen), "size": float64(len(rows))}
+				for _, mt := range c.metrics {
+					logs[mt.Name()] = mt.Result()
+				}
+				if err := calls.batchEnd(batch, logs); err != nil {
+					prog.abort()
+					return err
+				}
+			}
+			if m.stop.Load() {
+				break
+			}
+		}
+		logs := map[string]float64{"loss": lossSum / float64(seen)}
+		if nOut > 1 {
+			for i, o := range g.outputs {
+				logs[g.nodes[o].name+"_loss"] = outLossSums[i] / float64(seen)
+			}
+		}
+		for _, mt := range c.metrics {
+			logs[mt.Name()] = mt.Result()
+		}
+		if valid != nil {
+			vres, err := m.evaluate(ctx, g, c, valid, cfg.batchSize)
+			if err != nil {
+				prog.abort()
+				return fmt.Errorf("keras: Fit epoch %d: validation: %w", epoch+1, err)
+			}
+			for k, v := range vres {
+				logs["val_"+k] = v
+			}
+		}
+		m.epochs++
+		*lastLogs = logs
+		if err := calls.epochEnd(epoch, logs); err != nil {
+			prog.abort()
+			return err
+		}
+		hist.record(epoch, logs)
+		prog.epochEnd(epoch, cfg.epochs, logs, m.logOrder(c), time.Since(epochStart))
+		if m.stop.Load() {
+			break
+		}
+	}
+	return nil
+}
+
+type stepResult struct {
+	loss    float64
+	outLoss []float64
+	out0    *tensor.Tensor
+}
+
+// trainStep runs one forward, backward and update on a batch. It holds the weight lock for
+// writing, so inference in other goroutines sees the weights before or after a step, never
+// half-updated.
+func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int) (stepResult, error) {
+	var res stepResult
+	if len(x) != len(g.inputs) {
+		return res, fmt.Errorf("the dataset gives %d input tensor(s) but model %q has %d input(s)", len(x), m.name, len(g.inputs))
+	}
+	if len(y) != len(g.outputs) {
+		return res, fmt.Errorf("the dataset gives %d target tensor(s) but model %q has %d output(s)", len(y), m.name, len(g.outputs))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lctx := &layers.Context{Training: true, Grad: true, RNG: stepRNG(m.seed, m.steps)}
+	m.steps++
+	ins := make([]*autograd.Variable, len(x))
+	for i, t := range x {
+		ins[i] = autograd.Constant(t)
+	}
+	outs, err := g.forward(lctx, m.name, ins)
+	if err != nil {
+		return res, err
+	}
+	total, outLoss, err := m.lossOf(g, c, y, outs)
+	if err != nil {
+		return res, err
+	}
+	res.outLoss = outLoss
+	ws := m.Weights()
+	for _, w := range ws {
+		if w.Regularizer != nil {
+			total = autograd.Add(total, w.Regularizer.Penalty(lctx.Param(w)))
+		}
+	}
+	for _, p := range lctx.Losses {
+		total = autograd.Add(total, p)
+	}
+	if err := total.Err(); err != nil {
+		return res, fmt.Errorf("adding penalties to the loss: %w", err)
+	}
+	if res.loss, err = total.Item(); err != nil {
+		return res, fmt.Errorf("loss: %w", err)
+	}
+	res.out0 = outs[0].Value()
+	m.params = m.params[:0]
+	for _, w := range ws {
+		if w.Updatable() {
+			m.params = append(m.params, w.Var)
+		}
+	}
+	// A model whose every layer is frozen still runs its forward pass (batch norm statistics,
+	// metrics); there is just nothing to differentiate.
+	if !total.RequiresGrad() || len(m.params) == 0 {
+		return res, nil
+	}
+	if err := total.Backward(); err != nil {
+		return res, fmt.Errorf("backward: %w", err)
+	}
+	err = c.opt.Step(m.params)
+	for _, w := range ws {
+		w.Var.ZeroGrad()
+	}
+	if err != nil {
+		return res, fmt.Errorf("optimizer: %w", err)
+	}
+	return res, nil
+}
+
+// lossOf applies the compiled loss to every output; the total is their sum.
+func (m *Model) lossOf(g *graph, c *compiled, y []*tensor.Tensor, outs []*autograd.Variable) (*autograd.Variable, []float64, error) {
+	var total *autograd.Variable
+	var per []float64
+	if len(outs) > 1 {
+		per = make([]float64, len(outs))
+	}
+	for i, o := range outs {
+		if y[i] == nil {
+			return nil, nil, fmt.Errorf("target %d is nil", i)
+		}
+		l := c.loss.Compute(y[i], o)
+		if l == nil {
+			return nil, nil, fmt.Errorf("loss %s returned nil", c.loss.Name())
+		}
+		v, err := l.Item()
+		if err != nil {
+			return nil, nil, fmt.Errorf("loss %s on output %d (%s) of shape %v with targets of shape %v: %w",
+				c.loss.Name(), i, g.nodes[g.outputs[i]].name, o.Shape(), y[i].Shape(), err)
+		}
+		if per != nil {
+			per[i] = v
+		}
+		if total == nil {
+			total = l
+		} else {
+			total = autograd.Add(total, l)
+		}
+	}
+	return total, per, nil
+}
+
+// logOrder is the order progress lines print the logs in: loss, per-output losses, metrics,
+// then the same for validation; other keys follow, sorted.
+func (m *Model) logOrder(c *compiled) []string {
+	base := []string{"loss"}
+	if m.g != nil && len(m.g.outputs) > 1 {
+		for _, o := range m.g.outputs {
+			base = append(base, m.g.nodes[o].name+"_loss")
+		}
+	}
+	for _, mt := range c.metrics {
+		base = append(base, mt.Name())
+	}
+	out := append([]string(nil), base...)
+	for _, k := range base {
+		out = append(out, "val_"+k)
+	}
+	return out
+}

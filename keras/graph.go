@@ -1,0 +1,352 @@
+package keras
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/deepframe/deepframe/autograd"
+	"github.com/deepframe/deepframe/layers"
+	"github.com/deepframe/deepframe/tensor"
+)
+
+// graph is a model's layers wired as a DAG, in an order where every node follows its inputs.
+// Sequential models are graphs too (a chain), so one forward pass serves both kinds.
+type graph struct {
+	nodes   []gnode
+	inputs  []int          // node index of each model input, in the model's input order
+	outputs []int          // node index of each model output
+	layers  []layers.Layer // computing layers, each once, in order of first call
+	// lastUse is the index of the last node that reads node i (len(nodes) for outputs), so a
+	// forward pass can drop activations nobody will read again.
+	lastUse []int
+}
+
+type gnode struct {
+	layer  layers.Layer // nil for a model input
+	name   string       // the layer's name, or the input's
+	class  string       // the layer's class, "InputLayer" for an input
+	inputs []int
+	shape  tensor.Shape // output shape without the batch axis
+	call   int          // which call of layer this node is, as Keras's node index
+}
+
+// buildGraph orders the nodes reachable from outs, checks them, and builds every layer that is
+// not built yet with a generator derived from seed and the layer's position.
+func buildGraph(ins, outs []*layers.Node, inNames []string, seed uint64) (*graph, error) {
+	if len(ins) == 0 {
+		return nil, errors.New("a model needs at least one input")
+	}
+	if len(outs) == 0 {
+		return nil, errors.New("a model needs at least one output")
+	}
+	g := &graph{}
+	index := make(map[*layers.Node]int)
+	names := make(map[string]layers.Layer)
+	claim := func(name string, l layers.Layer) error {
+		if prev, ok := names[name]; ok && (prev != l || l == nil) {
+			return fmt.Errorf("two layers are named %q; layer names must be unique within a model", name)
+		}
+		names[name] = l
+		return nil
+	}
+	for i, n := range ins {
+		if n == nil {
+			return nil, fmt.Errorf("input %d is nil", i)
+		}
+		if err := n.Err(); err != nil {
+			return nil, err
+		}
+		if len(n.Inputs) != 0 {
+			return nil, fmt.Errorf("input %d is the output of layer %s, not an input (make inputs with keras.Input)", i, layerName(n.Layer))
+		}
+		if _, dup := index[n]; dup {
+			return nil, fmt.Errorf("input %d is given twice", i)
+		}
+		if err := checkInputShape(n.Shape); err != nil {
+			return nil, fmt.Errorf("input %d: %w", i, err)
+		}
+		name := ""
+		switch {
+		case i < len(inNames) && inNames[i] != "":
+			name = inNames[i]
+		case n.Layer != nil:
+			name = n.Layer.Name()
+		default:
+			name = fmt.Sprintf("input_%d", i+1)
+		}
+		if err := claim(name, nil); err != nil {
+			return nil, err
+		}
+		index[n] = len(g.nodes)
+		g.inputs = append(g.inputs, len(g.nodes))
+		g.nodes = append(g.nodes, gnode{layer: nil, name: name, class: "InputLayer", shape: n.Shape.Clone()})
+	}
+
+	layerIndex := make(map[layers.Layer]int)
+	calls := make(map[layers.Layer]int)
+	// Depth-first, post-order, iterative: each node is placed once all its inputs are.
+	const (
+		unseen = iota
+		onStack
+	)
+	state := make(map[*layers.Node]int)
+	type frame struct {
+		n    *layers.Node
+		next int
+	}
+	for oi, out := range outs {
+		if out == nil {
+			return nil, fmt.Errorf("output %d is nil", oi)
+		}
+		if err := out.Err(); err != nil {
+			return nil, err
+		}
+		stack := []frame{{n: out}}
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			n := top.n
+			if _, done := index[n]; done {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			if top.next == 0 {
+				if len(n.Inputs) == 0 {
+					return nil, fmt.Errorf("output %d is an input %s that is not one of the model's inputs", oi, describeInput(n))
+				}
+				if n.Layer == nil {
+					return nil, errors.New("a node with inputs has no layer")
+				}
+				state[n] = onStack
+			}
+			if top.next < len(n.Inputs) {
+				in := n.Inputs[top.next]
+				top.next++
+				if in == nil {
+					return nil, fmt.Errorf("layer %s: input %d is nil", n.Layer.Name(), top.next-1)
+				}
+				if _, done := index[in]; done {
+					continue
+				}
+				if len(in.Inputs) == 0 {
+					return nil, fmt.Errorf("layer %s reads an input %s that is not one of the model's inputs", n.Layer.Name(), describeInput(in))
+				}
+				if state[in] == onStack {
+					return nil, fmt.Errorf("layer %s: its inputs form a cycle", n.Layer.Name())
+				}
+				stack = append(stack, frame{n: in})
+				continue
+			}
+			stack = stack[:len(stack)-1]
+			state[n] = unseen
+			gn, err := placeNode(n, g, index)
+			if err != nil {
+				return nil, err
+			}
+			l := n.Layer
+			if _, ok := layerIndex[l]; !ok {
+				if err := claim(l.Name(), l); err != nil {
+					return nil, err
+				}
+				layerIndex[l] = len(g.layers)
+				g.layers = append(g.layers, l)
+			}
+			gn.call = calls[l]
+			calls[l]++
+			index[n] = len(g.nodes)
+			g.nodes = append(g.nodes, gn)
+		}
+		g.outputs = append(g.outputs, index[out])
+	}
+
+	for i, l := range g.layers {
+		if l.Built() {
+			continue
+		}
+		var first *gnode
+		for j := range g.nodes {
+			if g.nodes[j].layer == l {
+				first = &g.nodes[j]
+				break
+			}
+		}
+		shapes := make([]tensor.Shape, len(first.inputs))
+		for k, in := range first.inputs {
+			shapes[k] = g.nodes[in].shape.Clone()
+		}
+		if err := l.Build(shapes, layerRNG(seed, i)); err != nil {
+			return nil, layerError(l, "building", err)
+		}
+	}
+	seen := make(map[string]bool)
+	for _, l := range g.layers {
+		for _, w := range l.Weights() {
+			if seen[w.Name] {
+				return nil, fmt.Errorf("two weights are named %q; weight names key saved models and must be unique", w.Name)
+			}
+			seen[w.Name] = true
+		}
+	}
+
+	g.lastUse = make([]int, len(g.nodes))
+	for i := range g.nodes {
+		for _, in := range g.nodes[i].inputs {
+			g.lastUse[in] = i
+		}
+	}
+	for _, o := range g.outputs {
+		g.lastUse[o] = len(g.nodes)
+	}
+	return g, nil
+}
+
+// placeNode checks one computing node whose inputs are already placed and infers its shape.
+func placeNode(n *layers.Node, g *graph, index map[*layers.Node]int) (gnode, error) {
+	l := n.Layer
+	if err := n.Err(); err != nil {
+		return gnode{}, err
+	}
+	if err := l.Err(); err != nil {
+		return gnode{}, layerError(l, "", err)
+	}
+	gn := gnode{layer: l, name: l.Name(), class: l.ClassName(), inputs: make([]int, len(n.Inputs))}
+	shapes := make([]tensor.Shape, len(n.Inputs))
+	for k, in := range n.Inputs {
+		gn.inputs[k] = index[in]
+		shapes[k] = g.nodes[gn.inputs[k]].shape.Clone()
+	}
+	out, err := l.ComputeOutputShape(shapes)
+	if err != nil {
+		return gnode{}, layerError(l, "", err)
+	}
+	gn.shape = out.Clone()
+	return gn, nil
+}
+
+func checkInputShape(s tensor.Shape) error {
+	for i, d := range s {
+		if d < -1 {
+			return fmt.Errorf("shape %v has dimension %d at axis %d (want a size, or -1 for any)", []int(s), d, i)
+		}
+	}
+	return nil
+}
+
+func layerName(l layers.Layer) string {
+	if l == nil {
+		return "(none)"
+	}
+	return fmt.Sprintf("%s (%s)", l.Name(), l.ClassName())
+}
+
+func describeInput(n *layers.Node) string {
+	if n.Layer != nil {
+		return fmt.Sprintf("%s of shape %v", n.Layer.Name(), batchShape(n.Shape))
+	}
+	return fmt.Sprintf("of shape %v", batchShape(n.Shape))
+}
+
+// layerError prefixes err with the layer's name and class unless the message already names
+// the layer (Base records construction errors that way), so messages never stutter.
+func layerError(l layers.Layer, doing string, err error) error {
+	if strings.Contains(err.Error(), "layer "+l.Name()) {
+		return err
+	}
+	if doing != "" {
+		return fmt.Errorf("%s layer %s (%s): %w", doing, l.Name(), l.ClassName(), err)
+	}
+	return fmt.Errorf("layer %s (%s): %w", l.Name(), l.ClassName(), err)
+}
+
+// forward runs the graph on inputs. It is the body of Model.Call, without the locking.
+func (g *graph) forward(ctx *layers.Context, modelName string, inputs []*autograd.Variable) ([]*autograd.Variable, error) {
+	if len(inputs) != len(g.inputs) {
+		return nil, fmt.Errorf("keras: model %q takes %d input(s), got %d", modelName, len(g.inputs), len(inputs))
+	}
+	vals := make([]*autograd.Variable, len(g.nodes))
+	batch := -1
+	for i, ni := range g.inputs {
+		v := inputs[i]
+		nd := &g.nodes[ni]
+		if v == nil {
+			return nil, fmt.Errorf("keras: model %q input %d (%s) is nil", modelName, i, nd.name)
+		}
+		if err := v.Err(); err != nil {
+			return nil, fmt.Errorf("keras: model %q input %d (%s): %w", modelName, i, nd.name, err)
+		}
+		got := v.Shape()
+		if !matchesBatchShape(nd.shape, got) {
+			return nil, fmt.Errorf("keras: model %q input %d (%s): expected shape %v, got %v", modelName, i, nd.name, batchShape(nd.shape), got)
+		}
+		if batch >= 0 && got[0] != batch {
+			return nil, fmt.Errorf("keras: model %q input %d (%s) has %d rows but input 0 has %d", modelName, i, nd.name, got[0], batch)
+		}
+		batch = got[0]
+		vals[ni] = v
+	}
+	// Random layers derive their streams from the context's RNG and their name
+	// (Context.LayerRNG); names may be auto-numbered, so each call gets a context whose RNG is
+	// derived from the node's position instead, keeping dropout masks a function of the seed
+	// and the architecture alone. Penalties the layers record are gathered back into ctx.
+	var nodeCtx *layers.Context
+	if ctx != nil && ctx.RNG != nil {
+		nodeCtx = &layers.Context{Training: ctx.Training, Grad: ctx.Grad}
+		defer func() { ctx.Losses = append(ctx.Losses, nodeCtx.Losses...) }()
+	}
+	for j := range g.nodes {
+		nd := &g.nodes[j]
+		if nd.layer == nil {
+			continue
+		}
+		callCtx := ctx
+		if nodeCtx != nil {
+			nodeCtx.RNG = ctx.RNG.Derive("node/" + strconv.Itoa(j))
+			callCtx = nodeCtx
+		}
+		// A fresh slice per call: a layer may keep its inputs slice in the recorded graph.
+		args := make([]*autograd.Variable, len(nd.inputs))
+		for k, in := range nd.inputs {
+			args[k] = vals[in]
+		}
+		out, err := nd.layer.Call(callCtx, args)
+		if err == nil && out == nil {
+			err = errors.New("returned no output")
+		}
+		if err == nil {
+			err = out.Err()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("keras: model %q: %w", modelName, layerError(nd.layer, "", err))
+		}
+		vals[j] = out
+		for _, in := range nd.inputs {
+			if g.lastUse[in] == j {
+				vals[in] = nil
+			}
+		}
+	}
+	outs := make([]*autograd.Variable, len(g.outputs))
+	for i, o := range g.outputs {
+		outs[i] = vals[o]
+	}
+	return outs, nil
+}
+
+// batchShape is a sample shape with the batch axis in front, printed as Keras prints it:
+// (None, 4).
+func batchShape(s tensor.Shape) tensor.Shape {
+	return append(tensor.Shape{-1}, s...)
+}
+
+func matchesBatchShape(want, got tensor.Shape) bool {
+	if len(got) != len(want)+1 {
+		return false
+	}
+	for i, d := range want {
+		if d >= 0 && got[i+1] != d {
+			return false
+		}
+	}
+	return true
+}
