@@ -25,6 +25,6 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s -count 5 ./backend/ ./bench/
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./keras/
-	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime 60s ./tensor/safetensors/
-	$(GO) test -run '^$$' -fuzz FuzzReadEvents -fuzztime 60s ./tensorboard/
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s -fuzzminimizetime 1s ./keras/
+	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime 60s -fuzzminimizetime 1s ./tensor/safetensors/
+	$(GO) test -run '^$$' -fuzz FuzzReadEvents -fuzztime 60s -fuzzminimizetime 1s ./tensorboard/

@@ -3,7 +3,6 @@ package backend
 import (
 	"fmt"
 	"testing"
-	"time"
 )
 
 // convCase builds Conv2DParams, deriving the output size from the padded extent.
@@ -24,6 +23,9 @@ var convCases = []Conv2DParams{
 	convCase(1, 4, 4, 3, 5, 5, 2, 1, 1, 1, 1, 2, 2, 2, 2),     // kernel larger than the input
 	convCase(2, 11, 13, 17, 3, 3, 33, 1, 1, 1, 1, 1, 1, 1, 1), // odd channel counts
 	convCase(1, 3, 3, 2, 2, 2, 1, 3, 3, 1, 1, 1, 1, 1, 1),     // stride larger than the kernel
+	convCase(2, 4, 5, 3, 1, 1, 2, 1, 1, 1, 1, 1, 0, 1, 1),     // padding beyond the kernel's reach
+	convCase(2, 6, 7, 4, 2, 4, 3, 1, 1, 1, 1, 0, 1, 2, 1),     // even kernel, stride 1, uneven padding
+	convCase(2, 7, 9, 3, 3, 2, 2, 1, 1, 2, 3, 3, 1, 0, 2),     // dilations, stride 1, uneven padding
 }
 
 func convIndexes(p Conv2DParams, visit func(n, oh, ow, kh, kw, ih, iw int)) {
@@ -96,10 +98,10 @@ func TestConv2D(t *testing.T) {
 	for _, chunkBytes := range []int{convChunkBytes, 0} {
 		for ci, p := range convCases {
 			kkc := p.KH * p.KW * p.C
-			old := convChunkBytes
+			old, oldMin := convChunkBytes, convMinChunkRows
 			if chunkBytes == 0 {
-				// About seven patch rows per chunk: chunks end mid-image and mid-row.
-				convChunkBytes = 4 * kkc * 7
+				// Seven patch rows per chunk: chunks end mid-image and mid-row.
+				convChunkBytes, convMinChunkRows = 4*kkc*7, 1
 			}
 			name := fmt.Sprintf("case %d chunk %d", ci, convChunkBytes)
 			r := newRNG(uint64(10 + ci))
@@ -131,7 +133,7 @@ func TestConv2D(t *testing.T) {
 
 			ref.Conv2DBackwardWeights(p, x, dy, dk, nil) // nil dbias is allowed
 			assertClose(t, name+" backward weights, no bias", dk, wdk, 1e-4, 1e-5*float64(len(dy)/p.OutC))
-			convChunkBytes = old
+			convChunkBytes, convMinChunkRows = old, oldMin
 		}
 	}
 }
@@ -150,12 +152,7 @@ func BenchmarkConv2DForward(b *testing.B) {
 	k := randVec(r, p.KH*p.KW*p.C*p.OutC, -1, 1)
 	bias := randVec(r, p.OutC, -1, 1)
 	y := make([]float32, p.N*p.OutH*p.OutW*p.OutC)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		ref.Conv2DForward(p, x, k, bias, y)
-	}
-	b.ReportMetric(convFlops(p)*float64(b.N)/time.Since(start).Seconds()/1e9, "GFLOP/s")
+	benchFlops(b, convFlops(p), func() { ref.Conv2DForward(p, x, k, bias, y) })
 }
 
 func BenchmarkConv2DBackward(b *testing.B) {
@@ -167,22 +164,14 @@ func BenchmarkConv2DBackward(b *testing.B) {
 	dx := make([]float32, len(x))
 	dk := make([]float32, len(k))
 	db := make([]float32, p.OutC)
-	run := func(b *testing.B, flops float64, f func()) {
-		b.ResetTimer()
-		start := time.Now()
-		for i := 0; i < b.N; i++ {
-			f()
-		}
-		b.ReportMetric(flops*float64(b.N)/time.Since(start).Seconds()/1e9, "GFLOP/s")
-	}
 	b.Run("data", func(b *testing.B) {
-		run(b, convFlops(p), func() { ref.Conv2DBackwardData(p, dy, k, dx) })
+		benchFlops(b, convFlops(p), func() { ref.Conv2DBackwardData(p, dy, k, dx) })
 	})
 	b.Run("weights", func(b *testing.B) {
-		run(b, convFlops(p), func() { ref.Conv2DBackwardWeights(p, x, dy, dk, db) })
+		benchFlops(b, convFlops(p), func() { ref.Conv2DBackwardWeights(p, x, dy, dk, db) })
 	})
 	b.Run("both", func(b *testing.B) {
-		run(b, 2*convFlops(p), func() {
+		benchFlops(b, 2*convFlops(p), func() {
 			ref.Conv2DBackwardData(p, dy, k, dx)
 			ref.Conv2DBackwardWeights(p, x, dy, dk, db)
 		})

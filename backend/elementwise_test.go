@@ -228,6 +228,7 @@ func size(shape []int) int {
 func TestBinary(t *testing.T) {
 	pairs := [][2][]int{
 		{{2, 3}, {2, 3}},             // same shape
+		{{}, {}},                     // two scalars
 		{{2, 3}, {}},                 // b scalar (rank 0)
 		{{2, 3}, {1}},                // b scalar (rank 1)
 		{{1}, {2, 2}},                // a scalar

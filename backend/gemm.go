@@ -11,19 +11,18 @@ import (
 // call spans four or more 64×64 blocks, which would escape the NumThreads budget and nest
 // inside ours; a gemmMC×gemmNC tile spans at most three, so every gonum call here stays on the
 // goroutine that made it. gemmKC bounds the depth of one call so the B panel a tile streams
-// through (gemmKC×gemmNC floats) stays in L2 while the tile's rows of A walk over it.
-var (
+// through (gemmKC×gemmNC floats, 768 KiB) stays in L2 while the tile's rows of A walk over it;
+// measured here, longer dot products kept gaining up to about this depth.
+const (
 	gemmMC = 64
 	gemmNC = 192
 	gemmKC = 1024
-	// gemmDotMinK is the depth from which the A·Bᵀ (dot product) loop beats A·B.
-	gemmDotMinK = 32
-)
 
-const (
+	// gemmDotMinK is the depth from which the A·Bᵀ (dot product) loop beats A·B (measured:
+	// A·B wins at K=64, A·Bᵀ by 10-50% from K=128 up).
+	gemmDotMinK = 96
 	// gemmPackMin is the smallest other dimension for which repacking an operand pays.
 	gemmPackMin = 16
-
 
 	// gemmSmall is the M*N*K below which a GEMM runs entirely on the calling goroutine: a
 	// goroutine hand-off costs about as much as this many multiply-adds.
@@ -81,34 +80,30 @@ func gemm(p GemmParams, a, b, c []float32) {
 		tB = blas.Trans
 	}
 
-	mc, nc := gemmTiles(m, n, k)
-	mTiles := (m + mc - 1) / mc
+	nc := gemmTileCols(m, n, k)
+	mTiles := (m + gemmMC - 1) / gemmMC
 	nTiles := (n + nc - 1) / nc
 	tile := func(t int) {
-		i0 := (t / nTiles) * mc
+		i0 := (t / nTiles) * gemmMC
 		j0 := (t % nTiles) * nc
-		mb, nb := min(mc, m-i0), min(nc, n-j0)
-		// Sub-calls of at most 64 rows keep each gonum call below its own parallel threshold.
-		for ii := i0; ii < i0+mb; ii += gemmMC {
-			ib := min(gemmMC, i0+mb-ii)
-			cs := blas32.General{Rows: ib, Cols: nb, Stride: n, Data: c[ii*n+j0:]}
-			beta := p.Beta
-			for k0 := 0; k0 < k; k0 += gemmKC {
-				kb := min(gemmKC, k-k0)
-				var as, bs blas32.General
-				if transA {
-					as = blas32.General{Rows: kb, Cols: ib, Stride: m, Data: a[k0*m+ii:]}
-				} else {
-					as = blas32.General{Rows: ib, Cols: kb, Stride: k, Data: a[ii*k+k0:]}
-				}
-				if transB {
-					bs = blas32.General{Rows: nb, Cols: kb, Stride: k, Data: b[j0*k+k0:]}
-				} else {
-					bs = blas32.General{Rows: kb, Cols: nb, Stride: n, Data: b[k0*n+j0:]}
-				}
-				blas32.Gemm(tA, tB, p.Alpha, as, bs, beta, cs)
-				beta = 1
+		mb, nb := min(gemmMC, m-i0), min(nc, n-j0)
+		cs := blas32.General{Rows: mb, Cols: nb, Stride: n, Data: c[i0*n+j0:]}
+		beta := p.Beta
+		for k0 := 0; k0 < k; k0 += gemmKC {
+			kb := min(gemmKC, k-k0)
+			var as, bs blas32.General
+			if transA {
+				as = blas32.General{Rows: kb, Cols: mb, Stride: m, Data: a[k0*m+i0:]}
+			} else {
+				as = blas32.General{Rows: mb, Cols: kb, Stride: k, Data: a[i0*k+k0:]}
 			}
+			if transB {
+				bs = blas32.General{Rows: nb, Cols: kb, Stride: k, Data: b[j0*k+k0:]}
+			} else {
+				bs = blas32.General{Rows: kb, Cols: nb, Stride: n, Data: b[k0*n+j0:]}
+			}
+			blas32.Gemm(tA, tB, p.Alpha, as, bs, beta, cs)
+			beta = 1
 		}
 		gemmEpilogue(c, n, i0, mb, j0, nb, p.Bias, p.Act)
 	}
@@ -126,21 +121,24 @@ func gemm(p GemmParams, a, b, c []float32) {
 	parallelTasks(tiles, workers, tile)
 }
 
-// gemmTiles picks the C tile one task computes: gemmNC columns (at most three 64-wide gonum
-// blocks, so gonum stays serial) by a multiple of gemmMC rows, shrunk when that would leave
-// fewer tiles than threads.
-func gemmTiles(m, n, k int) (mc, nc int) {
-	mc, nc = gemmMC, gemmNC
+// gemmTileCols picks the width of a C tile: gemmNC, narrowed while the tiles are too few to
+// share evenly among the threads (a 64×800 product is five 192-wide tiles, three for one
+// thread and two for the other, until narrowed to nine 96-wide ones).
+func gemmTileCols(m, n, k int) int {
+	nc := gemmNC
 	if m*n*k < gemmSmall {
-		return mc, nc
+		return nc
 	}
 	threads := NumThreads()
-	tiles := func() int { return ((m + mc - 1) / mc) * ((n + nc - 1) / nc) }
-	// Too few tiles to go round (or a ragged last round): narrow the columns.
-	for nc > 16 && tiles()%threads != 0 && tiles() < 4*threads {
+	mTiles := (m + gemmMC - 1) / gemmMC
+	for nc > 16 {
+		tiles := mTiles * ((n + nc - 1) / nc)
+		if tiles%threads == 0 || tiles >= 4*threads {
+			break
+		}
 		nc /= 2
 	}
-	return mc, nc
+	return nc
 }
 
 // gemmScaleOnly handles K == 0 or alpha == 0, where the product vanishes and C = beta*C

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"testing"
-	"time"
 )
 
 // naiveGemm is the float64 oracle: op(A)·op(B) by the definition, then alpha, beta, bias, act.
@@ -53,6 +52,8 @@ func TestGemm(t *testing.T) {
 		{1, 1, 1}, {1, 3, 17}, {3, 1, 33}, {17, 33, 1}, {33, 17, 3}, {3, 130, 17},
 		{130, 3, 33}, {17, 17, 130}, {130, 33, 17}, {33, 130, 130}, {1, 130, 130}, {130, 1, 130},
 		{130, 130, 1},
+		// Parallel, with one side too thin to repack.
+		{3, 130, 130}, {130, 3, 130},
 		// Several row and column tiles, a K split, and the parallel path.
 		{130, 200, 270},
 	}
@@ -121,12 +122,12 @@ func TestDeterministicAcrossThreads(t *testing.T) {
 		ref.Gemm(GemmParams{M: m, N: n, K: k, Alpha: 1, TransA: true}, a, b, c)
 		dk := make([]float32, 9*cp.C*cp.OutC)
 		db := make([]float32, cp.OutC)
-		old := convChunkBytes
-		convChunkBytes = 4 * 9 * cp.C * 100
+		old, oldMin := convChunkBytes, convMinChunkRows
+		convChunkBytes, convMinChunkRows = 4*9*cp.C*100, 1
 		ref.Conv2DBackwardWeights(cp, x, dy, dk, db)
 		dx := make([]float32, len(x))
 		ref.Conv2DBackwardData(cp, dy, randVec(newRNG(3), len(dk), -1, 1), dx)
-		convChunkBytes = old
+		convChunkBytes, convMinChunkRows = old, oldMin
 		s := make([]float32, 3)
 		ref.Reduce(ReduceSum, big, []int{40000, 3}, []int{0}, s)
 		mean, inv := make([]float32, 3), make([]float32, 3)
@@ -152,13 +153,7 @@ func BenchmarkGemm(b *testing.B) {
 			x, w := randVec(r, n*n, -1, 1), randVec(r, n*n, -1, 1)
 			c := make([]float32, n*n)
 			p := GemmParams{M: n, N: n, K: n, Alpha: 1}
-			b.ResetTimer()
-			start := time.Now()
-			for i := 0; i < b.N; i++ {
-				ref.Gemm(p, x, w, c)
-			}
-			flops := 2 * float64(n) * float64(n) * float64(n) * float64(b.N)
-			b.ReportMetric(flops/time.Since(start).Seconds()/1e9, "GFLOP/s")
+			benchFlops(b, 2*float64(n)*float64(n)*float64(n), func() { ref.Gemm(p, x, w, c) })
 		})
 	}
 }

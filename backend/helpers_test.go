@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 var ref = Reference()
@@ -86,4 +87,20 @@ func sameBits(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// benchFlops runs op b.N times and reports GFLOP/s of wall time and, where the platform says,
+// GFLOP per CPU-second (GFLOP/cpu-s × threads is what an idle machine would reach).
+func benchFlops(b *testing.B, flopsPerOp float64, op func()) {
+	b.ResetTimer()
+	cpu0, t0 := processCPU(), time.Now()
+	for i := 0; i < b.N; i++ {
+		op()
+	}
+	wall, cpu := time.Since(t0), processCPU()-cpu0
+	total := flopsPerOp * float64(b.N)
+	b.ReportMetric(total/wall.Seconds()/1e9, "GFLOP/s")
+	if cpu > 0 {
+		b.ReportMetric(total/cpu.Seconds()/1e9, "GFLOP/cpu-s")
+	}
 }

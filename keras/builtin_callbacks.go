@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"regexp"
 	"strconv"
 
@@ -157,7 +156,7 @@ func (c *ModelCheckpointCallback) OnEpochEnd(epoch int, logs map[string]float64)
 	if err != nil {
 		return fmt.Errorf("ModelCheckpoint: %w", err)
 	}
-	if err := saveModel(c.m, path); err != nil {
+	if err := c.m.Save(path); err != nil {
 		return fmt.Errorf("ModelCheckpoint: %w", err)
 	}
 	c.saved = append(c.saved, path)
@@ -303,17 +302,3 @@ func (p *reduceLROnPlateau) OnEpochBegin(int) error { return nil }
 func (p *reduceLROnPlateau) OnBatchEnd(int, map[string]float64) error { return nil }
 
 func (p *reduceLROnPlateau) OnTrainEnd(map[string]float64) error { return nil }
-
-// saveModel calls the model's Save (bundle.go) through reflection, so that this package
-// builds while the bundle code is still behind its build tag.
-func saveModel(m *Model, path string) error {
-	f := reflect.ValueOf(m).MethodByName("Save")
-	if !f.IsValid() {
-		return errors.New("this build has no model bundles (Model.Save)")
-	}
-	out := f.Call([]reflect.Value{reflect.ValueOf(path)})
-	if len(out) == 1 && !out[0].IsNil() {
-		return out[0].Interface().(error)
-	}
-	return nil
-}

@@ -21,8 +21,10 @@ package keras
 // entries that older readers skip. Entry names are plain file names: anything with a path
 // separator or ".." is refused (nothing is ever extracted to disk, but such a name has no
 // business in a bundle). Sizes are checked against the file's real length before anything is
-// read, and memory grows only with bytes actually read, so a hostile file cannot make Load
-// allocate much more than its own size.
+// read, and memory grows only with bytes actually read, so a hostile archive cannot make Load
+// allocate much more than its own size. One gap remains, noted at loadBundle: rebuilding the
+// model from config.json allocates the layers' weights before they can be compared with
+// model.safetensors.
 
 import (
 	"archive/zip"
@@ -82,7 +84,7 @@ const (
 	maxNameLen       = 255
 	// JSON entries are read whole into memory, so they get a much smaller cap than tensors.
 	maxManifestBytes = 1 << 20
-	maxJSONBytes     = 64 << 20
+	maxJSONBytes     = 16 << 20
 	// maxEntryBytes matches the largest tensor the tensor package accepts (2^40 elements).
 	maxEntryBytes = 1 << 42
 	// Real deflated weights shrink by a few percent and JSON by 5-20x; only a zip bomb gets
@@ -288,9 +290,16 @@ func WithCreatedAt(t time.Time) SaveOption {
 	return func(s *saveSettings) { s.createdAt = t }
 }
 
-// Save writes the model to path as a bundle (see the package comment of bundle.go for the
-// layout). The bytes go to a temporary file in the same directory that is renamed over path
-// only when complete, so a failed save leaves an existing file at path untouched.
+// Save writes the model to path as a bundle (by convention a .dfm file): a zip archive holding
+// the architecture (config.json), the weights (model.safetensors), the signature, parameter
+// counts and any WithMetadata or WithTrainingMetrics values (metadata.json), for a compiled
+// model the optimizer, loss and metrics and the optimizer's state (optimizer.json and
+// optimizer.safetensors, unless WithoutOptimizer), and manifest.json with the format version and
+// every other entry's size and SHA-256.
+//
+// The bytes go to a temporary file in the same directory that is renamed over path only when
+// complete, so a failed save leaves an existing file at path untouched. Save may be called from
+// a Fit callback to checkpoint: the bundle then resumes training from that point.
 func (m *Model) Save(path string, opts ...SaveOption) error {
 	if err := m.save(path, opts); err != nil {
 		return fmt.Errorf("keras: save %s: %w", path, err)
@@ -303,7 +312,7 @@ func (m *Model) save(path string, opts []SaveOption) error {
 		return errors.New("model is nil")
 	}
 	if err := m.Err(); err != nil {
-		return err
+		return unprefixed(err)
 	}
 	s := saveSettings{createdAt: time.Now()}
 	for _, o := range opts {
@@ -313,15 +322,15 @@ func (m *Model) save(path string, opts []SaveOption) error {
 	}
 	cfg, err := m.Config()
 	if err != nil {
-		return fmt.Errorf("model config: %w", err)
+		return fmt.Errorf("model config: %w", unprefixed(err))
 	}
 	cfgJSON, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return fmt.Errorf("%s: %w", entryConfig, err)
 	}
-	// Training steps take the write lock, so under the read lock the weights, the optimizer
-	// state and the step counters form one consistent snapshot even while another goroutine
-	// runs Fit. (Fit calls callbacks without the lock, so a checkpoint callback can Save.)
+	// Training steps take the write lock, so under the read lock the weights and the
+	// optimizer state form one snapshot even if a training step is due. Fit calls callbacks
+	// without holding the lock, so a checkpoint callback can Save.
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	// Everything that can fail for a reason other than I/O is done before the file is
@@ -351,11 +360,7 @@ func (m *Model) bundleParts(s *saveSettings, cfgJSON []byte) ([]bundlePart, erro
 		return nil, err
 	}
 
-	md, err := m.bundleMetadata(s)
-	if err != nil {
-		return nil, err
-	}
-	mdJSON, err := json.MarshalIndent(md, "", "  ")
+	mdJSON, err := json.MarshalIndent(m.bundleMetadata(s), "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", entryMetadata, err)
 	}
@@ -414,9 +419,9 @@ func weightMap(ws []*layers.Weight) (map[string]*tensor.Tensor, error) {
 	return out, nil
 }
 
-func (m *Model) bundleMetadata(s *saveSettings) (*BundleMetadata, error) {
+func (m *Model) bundleMetadata(s *saveSettings) *BundleMetadata {
 	total, trainable := m.CountParams()
-	md := &BundleMetadata{
+	return &BundleMetadata{
 		FrameworkVersion: FrameworkVersion,
 		Inputs:           signatures(m.InputNames(), m.InputShapes()),
 		Outputs:          signatures(m.OutputNames(), m.OutputShapes()),
@@ -424,7 +429,6 @@ func (m *Model) bundleMetadata(s *saveSettings) (*BundleMetadata, error) {
 		TrainingMetrics:  s.trainingMetrics,
 		User:             s.user,
 	}
-	return md, nil
 }
 
 // signatures describes tensors of the given per-sample shapes. Models compute in float32, so
@@ -655,20 +659,28 @@ func loadBundle(r io.ReaderAt, size int64) (*Bundle, error) {
 		return nil, fmt.Errorf("%s: %w", entryConfig, err)
 	}
 
-	// The weights are decoded before the model is built: the file has to justify every byte
-	// of them anyway, and a config that does not match them is then reported by weight name
-	// rather than as a failure somewhere inside the build.
+	// The weights are decoded before the model is built, so a damaged weights file is
+	// reported before any time goes into building.
 	weights, err := br.safetensors(entryWeights)
 	if err != nil {
 		return nil, err
 	}
 
-	m, err := ModelFromConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", entryConfig, err)
+	// Every weight must match one in the file, so the config is built within a budget tied to
+	// what the file holds: a hostile config (a Dense with 2^38 units) is refused before it
+	// allocates. The slack lets a config that is only slightly off reach assignWeights, whose
+	// error names the mismatched weight and both shapes.
+	var elements int64
+	for _, t := range weights {
+		elements += int64(t.Len())
 	}
-	if err := m.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", entryConfig, err)
+	elements = 2*elements + 1<<20
+	m, err := modelFromConfig(cfg, layers.NewWeightBudget(elements))
+	if err == nil {
+		err = m.Err()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", entryConfig, unprefixed(err))
 	}
 	if err := checkSignature(&b.Metadata, m); err != nil {
 		return nil, err
@@ -752,6 +764,24 @@ func assignWeights(ws []*layers.Weight, loaded map[string]*tensor.Tensor) error 
 	return nil
 }
 
+// unprefixed drops the "keras: " that errors from the rest of the package start with, since
+// Save and Load put their own "keras: save PATH: " in front. errors.Is and As still see err.
+func unprefixed(err error) error {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "keras: ") {
+		return err
+	}
+	return &trimmedError{msg: strings.TrimPrefix(msg, "keras: "), err: err}
+}
+
+type trimmedError struct {
+	msg string
+	err error
+}
+
+func (e *trimmedError) Error() string { return e.msg }
+func (e *trimmedError) Unwrap() error { return e.err }
+
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return one
@@ -816,7 +846,7 @@ func restoreTraining(br *bundleReader, m *Model) error {
 		ms = append(ms, mt)
 	}
 	if err := m.Compile(opt, loss, ms...); err != nil {
-		return fmt.Errorf("%s: compile: %w", entryOptimizer, err)
+		return fmt.Errorf("%s: compile: %w", entryOptimizer, unprefixed(err))
 	}
 	if tc.Epochs < 0 || tc.Steps < 0 {
 		return fmt.Errorf("%s: negative training progress (epochs %d, steps %d)", entryOptimizer, tc.Epochs, tc.Steps)
@@ -873,8 +903,14 @@ func openBundle(r io.ReaderAt, size int64) (*bundleReader, error) {
 		total += f.UncompressedSize64
 		br.files[f.Name] = f
 	}
-	if total > maxEntryBytes {
-		return nil, fmt.Errorf("entries total %d bytes uncompressed, over the %d-byte limit", total, uint64(maxEntryBytes))
+	// Entries may share their data (an overlapping-entries zip bomb), so the sum is bounded
+	// too, by what the whole file could expand to.
+	limit := uint64(maxEntryBytes)
+	if expand := uint64(size); expand < limit/maxDeflateRatio {
+		limit = expand*maxDeflateRatio + deflateSlack
+	}
+	if total > limit {
+		return nil, fmt.Errorf("entries total %d bytes uncompressed, more than a %d-byte file can hold", total, size)
 	}
 
 	mf, ok := br.files[entryManifest]
@@ -964,19 +1000,29 @@ func checkSizes(f *zip.File, fileSize int64) error {
 }
 
 func (br *bundleReader) parseManifest(b []byte) error {
+	// The format and version are read first and alone: a later version may change the rest of
+	// the manifest, and its reader deserves "upgrade" rather than a JSON type error.
+	var probe struct {
+		Format           string `json:"format"`
+		FormatVersion    int    `json:"format_version"`
+		FrameworkVersion string `json:"framework_version"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return fmt.Errorf("%s: %w", entryManifest, err)
+	}
+	if probe.Format != BundleFormat {
+		return fmt.Errorf("not a deepframe bundle (%s names format %q, want %q)", entryManifest, printable(probe.Format), BundleFormat)
+	}
+	switch {
+	case probe.FormatVersion > BundleFormatVersion:
+		return fmt.Errorf("bundle format version %d (written by deepframe %s) is newer than this deepframe %s reads (up to %d); upgrade deepframe to load it",
+			probe.FormatVersion, printable(probe.FrameworkVersion), FrameworkVersion, BundleFormatVersion)
+	case probe.FormatVersion < 1:
+		return fmt.Errorf("%s: invalid format version %d", entryManifest, probe.FormatVersion)
+	}
 	var man BundleManifest
 	if err := json.Unmarshal(b, &man); err != nil {
 		return fmt.Errorf("%s: %w", entryManifest, err)
-	}
-	if man.Format != BundleFormat {
-		return fmt.Errorf("not a deepframe bundle (%s names format %q, want %q)", entryManifest, man.Format, BundleFormat)
-	}
-	switch {
-	case man.FormatVersion > BundleFormatVersion:
-		return fmt.Errorf("bundle format version %d (written by deepframe %s) is newer than this deepframe %s reads (up to %d); upgrade deepframe to load it",
-			man.FormatVersion, printable(man.FrameworkVersion), FrameworkVersion, BundleFormatVersion)
-	case man.FormatVersion < 1:
-		return fmt.Errorf("%s: invalid format version %d", entryManifest, man.FormatVersion)
 	}
 	if len(man.Entries) > maxBundleEntries {
 		return fmt.Errorf("%s lists %d entries; a bundle has at most %d", entryManifest, len(man.Entries), maxBundleEntries)
@@ -1012,24 +1058,25 @@ func (br *bundleReader) parseManifest(b []byte) error {
 	return nil
 }
 
-// printable shortens and quotes-safe a string taken from the file for an error message.
+// printable shortens a string taken from the file and makes it valid UTF-8, for an error
+// message.
 func printable(s string) string {
-	const max = 40
-	if len(s) > max {
-		s = s[:max] + "…"
+	const limit = 40
+	if len(s) > limit {
+		s = s[:limit] + "…"
 	}
 	return strings.ToValidUTF8(s, "?")
 }
 
-// verify checks one listed entry's size and SHA-256. JSON entries are kept (they are small and
-// needed next); other entries are only hashed here and decoded later in a second pass, so a
-// large weights file is never held in memory as raw bytes.
+// verify checks one listed entry's size and SHA-256. The JSON entries Load reads are kept (they
+// are small and needed next); other entries are only hashed here and decoded in a second pass,
+// so a large weights file is never held in memory as raw bytes.
 func (br *bundleReader) verify(e BundleEntry) error {
 	f := br.files[e.Name]
 	if e.Size < 0 || uint64(e.Size) != f.UncompressedSize64 {
 		return fmt.Errorf("size mismatch (manifest %d bytes, archive %d)", e.Size, f.UncompressedSize64)
 	}
-	keep := strings.HasSuffix(e.Name, ".json")
+	keep := e.Name == entryConfig || e.Name == entryMetadata || e.Name == entryOptimizer
 	if keep && e.Size > maxJSONBytes {
 		return fmt.Errorf("%d bytes, over the %d-byte limit for JSON", e.Size, maxJSONBytes)
 	}

@@ -14,6 +14,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -286,7 +287,7 @@ func bundleResumeModel(t *testing.T) *Model {
 	return m
 }
 
-// TestResumeTraining: 2 epochs, save, load, 1 epoch gives the same weights, to the bit, as 3
+// TestBundleResumeTraining: 2 epochs, save, load, 1 epoch gives the same weights, to the bit, as 3
 // epochs straight. That needs the weights, the optimizer's slots and iteration count, and the
 // epoch and step counters that key shuffling and dropout.
 func TestBundleResumeTraining(t *testing.T) {
@@ -322,7 +323,43 @@ func TestBundleResumeTraining(t *testing.T) {
 	}
 }
 
-// TestResumeOptimizerSteps checks resumption below Fit: identical models, one saved and loaded
+// A checkpoint saved by a callback during Fit resumes like a bundle saved after it.
+func TestBundleCheckpointFromCallback(t *testing.T) {
+	ctx := context.Background()
+	ds := bundleFitData(t)
+	straight := bundleResumeModel(t)
+	_, err := straight.Fit(ctx, ds, Epochs(3), BatchSize(8), Verbose(0))
+	bundleMust(t, err)
+
+	path := filepath.Join(t.TempDir(), "ckpt.dfm")
+	m := bundleResumeModel(t)
+	save := CallbackFuncs{EpochEnd: func(epoch int, logs map[string]float64) error {
+		if epoch == 1 {
+			return m.Save(path, WithTrainingMetrics(logs))
+		}
+		return nil
+	}}
+	_, err = m.Fit(ctx, ds, Epochs(3), BatchSize(8), Verbose(0), Callbacks(save))
+	bundleMust(t, err)
+
+	b, err := LoadBundle(path)
+	bundleMust(t, err)
+	if _, ok := b.Metadata.TrainingMetrics["loss"]; !ok {
+		t.Errorf("checkpoint metadata lacks the epoch's loss: %v", b.Metadata.TrainingMetrics)
+	}
+	_, err = b.Model.Fit(ctx, ds, Epochs(1), BatchSize(8), Verbose(0))
+	bundleMust(t, err)
+	for i, w := range straight.Weights() {
+		if !bundleBitEqual(w.Value(), b.Model.Weights()[i].Value()) {
+			t.Errorf("weight %s differs between 3 epochs straight and checkpoint after 2 + 1", w.Name)
+		}
+		if !bundleBitEqual(w.Value(), m.Weights()[i].Value()) {
+			t.Errorf("weight %s: saving from a callback changed training", w.Name)
+		}
+	}
+}
+
+// TestBundleResumeOptimizerSteps checks resumption below Fit: identical models, one saved and loaded
 // mid-way, take the same manual optimizer steps on fixed gradients.
 func TestBundleResumeOptimizerSteps(t *testing.T) {
 	for _, opt := range []func() optim.Optimizer{
@@ -579,9 +616,28 @@ func TestBundleLoadRejects(t *testing.T) {
 			want:         "bundle format version 2 (written by deepframe 9.0.0) is newer than this deepframe " + FrameworkVersion + " reads (up to 1); upgrade deepframe",
 		},
 		{
+			// A later version may reshape the manifest; its version must still be recognised.
+			name:         "newer format version with a different manifest",
+			editManifest: func(m map[string]any) { m["format_version"] = 3; m["entries"] = map[string]any{"config": 1} },
+			want:         "bundle format version 3 (written by deepframe " + FrameworkVersion + ") is newer",
+		},
+		{
 			name:         "zero format version",
 			editManifest: func(m map[string]any) { m["format_version"] = 0 },
 			want:         "manifest.json: invalid format version 0",
+		},
+		{
+			// A hostile author recomputes the checksums; the build must refuse to allocate
+			// weights the file cannot hold before it allocates them.
+			name: "config asks for a huge layer",
+			edit: func(e map[string][]byte) {
+				huge := regexp.MustCompile(`"units":\s*16`).ReplaceAll(e[entryConfig], []byte(`"units": 274877906944`))
+				if bytes.Equal(huge, e[entryConfig]) {
+					t.Fatal("config.json has no units of 16 to enlarge")
+				}
+				e[entryConfig] = huge
+			},
+			want: "more than the",
 		},
 		{
 			name: "missing weight",
@@ -612,6 +668,13 @@ func TestBundleLoadRejects(t *testing.T) {
 			name: "missing config",
 			edit: func(e map[string][]byte) { delete(e, entryConfig) },
 			want: "config.json is missing",
+		},
+		{
+			name: "unknown layer class",
+			edit: func(e map[string][]byte) {
+				e[entryConfig] = bytes.Replace(e[entryConfig], []byte(`"class_name": "Dense"`), []byte(`"class_name": "NoSuchLayer"`), 1)
+			},
+			want: `: config.json: model config "`,
 		},
 		{
 			name: "state without optimizer config",
@@ -671,6 +734,9 @@ func TestBundleLoadRejects(t *testing.T) {
 			err := bundleLoadBytes(path, bundleRewrite(t, data, tc.edit, tc.editManifest))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v\nwant an error containing %q", err, tc.want)
+			}
+			if err != nil && strings.Count(err.Error(), "keras: ") != 1 {
+				t.Errorf("error stutters: %v", err)
 			}
 		})
 	}

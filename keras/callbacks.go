@@ -85,8 +85,9 @@ func (c CallbackFuncs) OnBatchEnd(batch int, logs map[string]float64) error {
 
 // callbackList runs callbacks in order and turns ErrStopTraining into a stop request.
 type callbackList struct {
-	cbs []Callback
-	m   *Model
+	cbs   []Callback
+	m     *Model
+	begun int // how many callbacks OnTrainBegin reached; only they get OnTrainEnd
 }
 
 func (l *callbackList) run(hook string, f func(Callback) error) error {
@@ -105,11 +106,22 @@ func (l *callbackList) run(hook string, f func(Callback) error) error {
 }
 
 func (l *callbackList) trainBegin() error {
-	return l.run("OnTrainBegin", func(c Callback) error { return c.OnTrainBegin(l.m) })
+	return l.run("OnTrainBegin", func(c Callback) error {
+		l.begun++
+		return c.OnTrainBegin(l.m)
+	})
 }
 
+// trainEnd runs even when training failed, so callbacks can release what they hold; every
+// callback gets it, and the first error is returned.
 func (l *callbackList) trainEnd(logs map[string]float64) error {
-	return l.run("OnTrainEnd", func(c Callback) error { return c.OnTrainEnd(logs) })
+	var first error
+	for i, cb := range l.cbs[:l.begun] {
+		if err := cb.OnTrainEnd(logs); err != nil && first == nil && !errors.Is(err, ErrStopTraining) {
+			first = fmt.Errorf("keras: callback %d (%T) OnTrainEnd: %w", i, cb, err)
+		}
+	}
+	return first
 }
 
 func (l *callbackList) epochBegin(e int) error {

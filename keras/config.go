@@ -80,7 +80,9 @@ func (r *NodeRef) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (r NodeRef) String() string { return fmt.Sprintf("%s[%d][%d]", r.Layer, r.NodeIndex, r.TensorIndex) }
+func (r NodeRef) String() string {
+	return fmt.Sprintf("%s[%d][%d]", r.Layer, r.NodeIndex, r.TensorIndex)
+}
 
 func layerConfig(l layers.Layer) (LayerConfig, error) {
 	c := l.Config()
@@ -154,6 +156,12 @@ func (m *Model) Config() (ModelConfig, error) {
 // (layers.FromConfig). Its weights are freshly initialised from the current seed; a bundle
 // then overwrites them by weight name.
 func ModelFromConfig(cfg ModelConfig) (*Model, error) {
+	return modelFromConfig(cfg, nil)
+}
+
+// modelFromConfig builds the layers within budget when it is not nil (see
+// layers.WeightBudget): Load passes the element count of the weights it is about to assign.
+func modelFromConfig(cfg ModelConfig, budget *layers.WeightBudget) (*Model, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("keras: model config has no name")
 	}
@@ -170,6 +178,9 @@ func ModelFromConfig(cfg ModelConfig) (*Model, error) {
 		l, err := layers.FromConfig(lc.ClassName, lc.Config)
 		if err != nil {
 			return nil, fmt.Errorf("keras: model config %q: layer %q: %w", cfg.Name, lc.Name, err)
+		}
+		if budget != nil && !layers.LimitWeights(l, budget) {
+			return nil, fmt.Errorf("keras: model config %q: layer %q (%T) does not embed layers.Base, so its weight allocations cannot be bounded while loading", cfg.Name, lc.Name, l)
 		}
 		if l.Name() != lc.Name {
 			return nil, fmt.Errorf("keras: model config %q: layer %q rebuilt from its config is named %q", cfg.Name, lc.Name, l.Name())
@@ -255,7 +266,9 @@ func functionalFromConfig(cfg ModelConfig, built []layers.Layer) (*Model, error)
 				continue
 			}
 			var n *layers.Node
-			if a, ok := c.layer.(interface{ Apply(...*layers.Node) *layers.Node }); ok {
+			if a, ok := c.layer.(interface {
+				Apply(...*layers.Node) *layers.Node
+			}); ok {
 				n = a.Apply(ins...)
 			} else {
 				n = &layers.Node{Layer: c.layer, Inputs: ins}

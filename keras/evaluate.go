@@ -79,6 +79,9 @@ func (m *Model) evaluate(ctx context.Context, g *graph, c *compiled, data Datase
 		if len(y) != len(g.outputs) {
 			return nil, fmt.Errorf("keras: evaluate: the dataset gives %d target tensor(s) but model %q has %d output(s)", len(y), m.name, len(g.outputs))
 		}
+		if err := checkBatchRows(x, y, len(rows)); err != nil {
+			return nil, fmt.Errorf("keras: evaluate: %w", err)
+		}
 		ins := make([]*autograd.Variable, len(x))
 		for i, t := range x {
 			ins[i] = autograd.Constant(t)

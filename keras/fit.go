@@ -99,11 +99,15 @@ func (m *Model) Fit(ctx context.Context, data Dataset, opts ...FitOption) (*Hist
 	prog.begin(b.Name(), b.Version(), n, nValid)
 
 	if err := calls.trainBegin(); err != nil {
+		// Callbacks that did begin may hold resources (open event files) to release.
 		_ = calls.trainEnd(nil)
 		return hist, err
 	}
 	var lastLogs map[string]float64
 	runErr := m.fitEpochs(ctx, g, c, cfg, train, valid, calls, prog, hist, &lastLogs)
+	if runErr != nil {
+		prog.abort()
+	}
 	endErr := calls.trainEnd(lastLogs)
 	if runErr != nil {
 		return hist, runErr
@@ -147,7 +151,6 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 		prog.epochBegin(epoch, cfg.epochs)
 		for batch, start := 0, 0; start < n; batch, start = batch+1, start+cfg.batchSize {
 			if err := ctx.Err(); err != nil {
-				prog.abort()
 				return fmt.Errorf("keras: Fit stopped in epoch %d/%d: %w", epoch+1, cfg.epochs, err)
 			}
 			rows := order[start:min(start+cfg.batchSize, n)]
@@ -158,12 +161,10 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 			lr := c.opt.LearningRate()
 			res, err := m.trainStep(g, c, x, y, len(rows))
 			if err != nil {
-				prog.abort()
 				return fmt.Errorf("keras: Fit epoch %d batch %d: %w", epoch+1, batch, err)
 			}
 			for _, mt := range c.metrics {
 				if err := mt.Update(y[0], res.out0); err != nil {
-					prog.abort()
 					return fmt.Errorf("keras: Fit epoch %d batch %d: metric %s: %w", epoch+1, batch, mt.Name(), err)
 				}
 			}
@@ -184,7 +185,6 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 					logs[mt.Name()] = mt.Result()
 				}
 				if err := calls.batchEnd(batch, logs); err != nil {
-					prog.abort()
 					return err
 				}
 			}
@@ -204,17 +204,17 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 		if valid != nil {
 			vres, err := m.evaluate(ctx, g, c, valid, cfg.batchSize)
 			if err != nil {
-				prog.abort()
 				return fmt.Errorf("keras: Fit epoch %d: validation: %w", epoch+1, err)
 			}
 			for k, v := range vres {
 				logs["val_"+k] = v
 			}
 		}
+		m.mu.Lock()
 		m.epochs++
+		m.mu.Unlock()
 		*lastLogs = logs
 		if err := calls.epochEnd(epoch, logs); err != nil {
-			prog.abort()
 			return err
 		}
 		hist.record(epoch, logs)
@@ -243,6 +243,9 @@ func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int
 	if len(y) != len(g.outputs) {
 		return res, fmt.Errorf("the dataset gives %d target tensor(s) but model %q has %d output(s)", len(y), m.name, len(g.outputs))
 	}
+	if err := checkBatchRows(x, y, rows); err != nil {
+		return res, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	lctx := &layers.Context{Training: true, Grad: true, RNG: stepRNG(m.seed, m.steps)}
@@ -260,7 +263,7 @@ func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int
 		return res, err
 	}
 	res.outLoss = outLoss
-	ws := m.Weights()
+	ws := g.weights
 	for _, w := range ws {
 		if w.Regularizer != nil {
 			total = autograd.Add(total, w.Regularizer.Penalty(lctx.Param(w)))
@@ -349,4 +352,47 @@ func (m *Model) logOrder(c *compiled) []string {
 		out = append(out, "val_"+k)
 	}
 	return out
+}
+
+// checkBatchRows catches a Dataset that returns a different number of rows than asked for,
+// which would otherwise surface as a puzzling shape error deep in a layer or the loss.
+func checkBatchRows(x, y []*tensor.Tensor, rows int) error {
+	check := func(kind string, ts []*tensor.Tensor) error {
+		for i, t := range ts {
+			if t == nil {
+				return fmt.Errorf("the dataset returned a nil %s[%d]", kind, i)
+			}
+			if t.Rank() == 0 || t.Dim(0) != rows {
+				return fmt.Errorf("the dataset returned %s[%d] of shape %v for a batch of %d rows", kind, i, t.Shape(), rows)
+			}
+		}
+		return nil
+	}
+	if err := check("x", x); err != nil {
+		return err
+	}
+	return check("y", y)
+}
+
+// TrainOnBatch runs one training step (forward, loss with penalties, backward, optimizer
+// update) on one batch: x holds one tensor per model input, y one per output, each with the
+// same number of rows. It returns the batch loss. It is Keras's train_on_batch: the building
+// block of custom training loops, and what the training-step benchmarks measure.
+func (m *Model) TrainOnBatch(x, y []*tensor.Tensor) (float64, error) {
+	g, err := m.ready()
+	if err != nil {
+		return 0, err
+	}
+	c := m.compiled
+	if c == nil {
+		return 0, fmt.Errorf("keras: TrainOnBatch model %q before Compile: call Compile with an optimizer, a loss and metrics first", m.name)
+	}
+	if len(x) == 0 || x[0] == nil || x[0].Rank() == 0 {
+		return 0, fmt.Errorf("keras: TrainOnBatch model %q: want one input tensor with a batch axis per model input", m.name)
+	}
+	res, err := m.trainStep(g, c, x, y, x[0].Dim(0))
+	if err != nil {
+		return 0, fmt.Errorf("keras: TrainOnBatch model %q: %w", m.name, err)
+	}
+	return res.loss, nil
 }

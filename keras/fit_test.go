@@ -48,6 +48,7 @@ func TestFitLearns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("test accuracy %.3f", res["accuracy"])
 		if res["accuracy"] < 0.95 {
 			t.Errorf("test accuracy %.3f after training, want >= 0.95 (history loss %v)", res["accuracy"], h.Values["loss"])
 		}
@@ -68,6 +69,7 @@ func TestFitLearns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("MSE %.3g", res["loss"])
 		if res["loss"] > 1e-3 {
 			t.Errorf("MSE %v after training, want < 1e-3", res["loss"])
 		}

@@ -15,9 +15,10 @@ import (
 // Sequential models are graphs too (a chain), so one forward pass serves both kinds.
 type graph struct {
 	nodes   []gnode
-	inputs  []int          // node index of each model input, in the model's input order
-	outputs []int          // node index of each model output
-	layers  []layers.Layer // computing layers, each once, in order of first call
+	inputs  []int            // node index of each model input, in the model's input order
+	outputs []int            // node index of each model output
+	layers  []layers.Layer   // computing layers, each once, in order of first call
+	weights []*layers.Weight // every layer's weights in Keras order, fixed once built
 	// lastUse is the index of the last node that reads node i (len(nodes) for outputs), so a
 	// forward pass can drop activations nobody will read again.
 	lastUse []int
@@ -186,6 +187,7 @@ func buildGraph(ins, outs []*layers.Node, inNames []string, seed uint64) (*graph
 				return nil, fmt.Errorf("two weights are named %q; weight names key saved models and must be unique", w.Name)
 			}
 			seen[w.Name] = true
+			g.weights = append(g.weights, w)
 		}
 	}
 
@@ -285,13 +287,12 @@ func (g *graph) forward(ctx *layers.Context, modelName string, inputs []*autogra
 		batch = got[0]
 		vals[ni] = v
 	}
-	// Random layers derive their streams from the context's RNG and their name
-	// (Context.LayerRNG); names may be auto-numbered, so each call gets a context whose RNG is
-	// derived from the node's position instead, keeping dropout masks a function of the seed
-	// and the architecture alone. Penalties the layers record are gathered back into ctx.
+	// Each call gets a context whose CallRNG is derived from the node's position (names may be
+	// auto-numbered), keeping dropout masks a function of the seed and the architecture
+	// alone. Penalties the layers record are gathered back into ctx.
 	var nodeCtx *layers.Context
 	if ctx != nil && ctx.RNG != nil {
-		nodeCtx = &layers.Context{Training: ctx.Training, Grad: ctx.Grad}
+		nodeCtx = &layers.Context{Training: ctx.Training, Grad: ctx.Grad, RNG: ctx.RNG}
 		defer func() { ctx.Losses = append(ctx.Losses, nodeCtx.Losses...) }()
 	}
 	for j := range g.nodes {
@@ -301,7 +302,7 @@ func (g *graph) forward(ctx *layers.Context, modelName string, inputs []*autogra
 		}
 		callCtx := ctx
 		if nodeCtx != nil {
-			nodeCtx.RNG = ctx.RNG.Derive("node/" + strconv.Itoa(j))
+			nodeCtx.CallRNG = ctx.RNG.Derive("node/" + strconv.Itoa(j))
 			callCtx = nodeCtx
 		}
 		// A fresh slice per call: a layer may keep its inputs slice in the recorded graph.

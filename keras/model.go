@@ -331,11 +331,7 @@ func (m *Model) Weights() []*layers.Weight {
 	if m.g == nil {
 		return nil
 	}
-	var ws []*layers.Weight
-	for _, l := range m.g.layers {
-		ws = append(ws, l.Weights()...)
-	}
-	return ws
+	return append([]*layers.Weight(nil), m.g.weights...)
 }
 
 // TrainableWeights lists the weights training updates: trainable weights of layers that are
@@ -413,17 +409,6 @@ func (m *Model) SetWeights(values []*tensor.Tensor) error {
 		}
 	}
 	return nil
-}
-
-// weightsByName indexes the model's weights; the bundle and EarlyStopping use names so
-// nothing depends on list positions.
-func (m *Model) weightsByName() map[string]*layers.Weight {
-	ws := m.Weights()
-	out := make(map[string]*layers.Weight, len(ws))
-	for _, w := range ws {
-		out[w.Name] = w
-	}
-	return out
 }
 
 func sortedKeys[V any](mp map[string]V) []string {

@@ -91,5 +91,5 @@ func Callbacks(cbs ...Callback) FitOption {
 }
 
 // LogEvery sets how many steps pass between progress lines on a non-terminal output (default
-// DefaultLogEvery).
+// DefaultLogEvery); 0 leaves only the line per epoch.
 func LogEvery(steps int) FitOption { return fitOptionFunc(func(c *fitConfig) { c.logEvery = steps }) }

@@ -54,7 +54,11 @@ func (p *progress) begin(backendName, backendVersion string, train, valid int) {
 	if valid > 0 {
 		v = fmt.Sprintf(", validating on %d", valid)
 	}
-	fmt.Fprintf(p.w, "training on %d samples%s; backend %s (%s)\n", train, v, backendName, backendVersion)
+	desc := backendName + " " + backendVersion
+	if strings.HasPrefix(backendVersion, backendName) {
+		desc = backendVersion // versions often start with the name already
+	}
+	fmt.Fprintf(p.w, "training on %d samples%s; backend %s\n", train, v, desc)
 }
 
 func (p *progress) epochBegin(epoch, epochs int) {

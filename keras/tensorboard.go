@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/deepframe/deepframe/tensorboard"
@@ -30,6 +31,7 @@ func Histograms(on bool) TensorBoardOption {
 // under logdir/appName/validation, at each epoch's end, every validation value ("Loss",
 // "Accuracy", ...). Tags are the log keys in CamelCase and every step is the optimizer's
 // iteration count, so training and validation curves of the same tag overlay in TensorBoard.
+// Files are flushed to disk at an epoch's end at most every few seconds, and when Fit ends.
 // An empty logdir turns logging off.
 func (m *Model) SetTensorBoard(logdir, appName string, opts ...TensorBoardOption) {
 	if logdir == "" {
@@ -60,7 +62,13 @@ type tensorBoardCallback struct {
 	s            tensorBoardSettings
 	m            *Model
 	train, valid *tensorboard.Writer
+	lastFlush    time.Time
 }
+
+// tensorBoardFlushEvery bounds how often the event files are flushed at an epoch's end. A
+// flush syncs the file to disk, which can take longer than a whole epoch of a small model;
+// TensorBoard itself only rereads files every few seconds, and Fit's end flushes anyway.
+const tensorBoardFlushEvery = 5 * time.Second
 
 func newTensorBoardCallback(s tensorBoardSettings) *tensorBoardCallback {
 	return &tensorBoardCallback{s: s}
@@ -81,6 +89,7 @@ func (t *tensorBoardCallback) OnTrainBegin(m *Model) error {
 		t.train = nil
 		return err
 	}
+	t.lastFlush = time.Now()
 	return nil
 }
 
@@ -132,6 +141,10 @@ func (t *tensorBoardCallback) OnEpochEnd(_ int, logs map[string]float64) error {
 			return err
 		}
 	}
+	if time.Since(t.lastFlush) < tensorBoardFlushEvery {
+		return nil
+	}
+	t.lastFlush = time.Now()
 	return errors.Join(t.train.Flush(), t.valid.Flush())
 }
 

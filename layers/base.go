@@ -21,6 +21,7 @@ type Base struct {
 	weights    []*Weight
 	err        error
 	inputShape tensor.Shape // from the InputShape option; nil when not given
+	budget     *WeightBudget
 }
 
 // Init must be called by a layer's constructor with the layer itself, its class name and the
@@ -80,6 +81,11 @@ func (b *Base) AddWeight(name string, shape tensor.Shape, init Initializer, reg 
 	if err := shape.Validate(); err != nil {
 		return nil, fmt.Errorf("layer %s: weight %s: %w", b.name, name, err)
 	}
+	if b.budget != nil {
+		if err := b.budget.take(b.name+"/"+name, shape); err != nil {
+			return nil, fmt.Errorf("layer %s: %w", b.name, err)
+		}
+	}
 	t := tensor.Zeros(shape...)
 	if rng == nil {
 		// A nil generator would panic in Derive; seed 0 keeps the result deterministic.
@@ -119,7 +125,11 @@ func (b *Base) Apply(inputs ...*Node) *Node {
 	}
 	out, err := b.self.ComputeOutputShape(shapes)
 	if err != nil {
-		n.err = fmt.Errorf("layer %s (%s): %w", b.name, b.className, err)
+		n.err = err
+		// Layers' own checks already name the layer; say it once.
+		if prefix := fmt.Sprintf("layer %s (%s): ", b.name, b.className); !strings.HasPrefix(err.Error(), prefix) {
+			n.err = fmt.Errorf("%s%w", prefix, err)
+		}
 		return n
 	}
 	n.Shape = out

@@ -80,6 +80,10 @@ type Context struct {
 	// seed alone, so the caller gives each training step its own (e.g. root.Split()), or every
 	// step would draw the same dropout masks.
 	RNG *tensor.RNG
+	// CallRNG, when a model sets it for one layer call, is returned by LayerRNG as is: the
+	// model derives it from the layer's position, so dropout masks do not depend on
+	// auto-numbered layer names ("dropout" in one model, "dropout_1" in the next).
+	CallRNG *tensor.RNG
 	// Losses collects the penalties layers add during this pass (activity regularizers, as
 	// Keras's layer.losses); the model adds them to the training loss. Start each pass with
 	// an empty slice.
@@ -108,6 +112,9 @@ func (c *Context) Param(w *Weight) *autograd.Variable {
 // LayerRNG returns the random source for a named layer in this pass, derived so that each
 // layer's dropout masks do not depend on how many other random layers ran before it.
 func (c *Context) LayerRNG(layerName string) *tensor.RNG {
+	if c != nil && c.CallRNG != nil {
+		return c.CallRNG
+	}
 	if c == nil || c.RNG == nil {
 		return tensor.NewRNG(0).Derive(layerName)
 	}

@@ -23,7 +23,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -44,6 +44,7 @@ type command struct {
 type invocation struct {
 	args   []string // positional arguments
 	opts   any      // what command.flags returned
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -73,7 +74,7 @@ func lookup(name string) *command {
 
 // run is the whole program minus the process: it returns the exit status, so tests run every
 // command in-process.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "deepframe: no command given")
 		printUsage(stderr)
@@ -102,7 +103,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printCommandUsage(stderr, c)
 		return 2
 	}
-	err = c.run(ctx, &invocation{args: pos, opts: opts, stdout: stdout, stderr: stderr})
+	err = c.run(ctx, &invocation{args: pos, opts: opts, stdin: stdin, stdout: stdout, stderr: stderr})
 	var ue usageError
 	switch {
 	case err == nil:

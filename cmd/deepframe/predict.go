@@ -25,8 +25,8 @@ type predictFlags struct {
 }
 
 var predictCommand = &command{
-	name: "predict",
-	args: "MODEL.dfm --input FILE.csv [--output FILE.csv] [--header] [--batch-size N]",
+	name:    "predict",
+	args:    "MODEL.dfm --input FILE.csv [--output FILE.csv] [--header] [--batch-size N]",
 	summary: "score the rows of a numeric CSV file with a saved model",
 	long: `Each input row holds one value per element of the model's input (a header row is
 detected when its first row has no number in it, or forced with --header). The output has
@@ -35,10 +35,10 @@ more than one output unit, "prediction", the index of the largest. A model count
 classifier unless it was saved compiled with a loss other than a categorical cross-entropy.`,
 	flags: func(fs *flag.FlagSet) any {
 		f := &predictFlags{}
-		fs.StringVar(&f.input, "input", "", "CSV `file` of input rows, one value per column (required; - reads standard input)")
-		fs.StringVar(&f.output, "output", "", "CSV `file` to write predictions to (default: standard output)")
+		fs.StringVar(&f.input, "input", "", "read input rows from `FILE.csv`, one value per column (required; - reads standard input)")
+		fs.StringVar(&f.output, "output", "", "write predictions to `FILE.csv` (default: standard output)")
 		fs.BoolVar(&f.header, "header", false, "the first row is a header, even if it holds numbers")
-		fs.IntVar(&f.batchSize, "batch-size", 256, "`N` rows per forward pass")
+		fs.IntVar(&f.batchSize, "batch-size", 256, "score `N` rows per forward pass")
 		return f
 	},
 	run: func(ctx context.Context, inv *invocation) error {
@@ -56,7 +56,7 @@ classifier unless it was saved compiled with a loss other than a categorical cro
 		if err != nil {
 			return err
 		}
-		in, closeIn, err := openInput(f.input)
+		in, closeIn, err := openInput(f.input, inv.stdin)
 		if err != nil {
 			return err
 		}
@@ -77,15 +77,25 @@ classifier unless it was saved compiled with a loss other than a categorical cro
 	},
 }
 
-func openInput(path string) (io.Reader, func(), error) {
+func openInput(path string, stdin io.Reader) (io.Reader, func(), error) {
 	if path == "-" {
-		return os.Stdin, func() {}, nil
+		return skipBOM(stdin), func() {}, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	return f, func() { f.Close() }, nil
+	return skipBOM(f), func() { f.Close() }, nil
+}
+
+// skipBOM drops a UTF-8 byte order mark, which spreadsheet programs put at the start of CSV
+// exports and which would otherwise glue itself to the first value.
+func skipBOM(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\uFEFF" {
+		br.Discard(3)
+	}
+	return br
 }
 
 // predictCSV reads rows from r, scores them batchSize at a time and writes predictions to w, so
@@ -119,17 +129,29 @@ func predictCSV(ctx context.Context, m *keras.Model, r io.Reader, name string, w
 	if classify {
 		head = append(head, "prediction")
 	}
-	if err := cw.Write(head); err != nil {
-		return err
+	// The header goes out with the first predictions, so input that fails at its first row
+	// produces no output at all.
+	wroteHead := false
+	writeHead := func() error {
+		if wroteHead {
+			return nil
+		}
+		wroteHead = true
+		return cw.Write(head)
 	}
 
 	var header []string
-	batch := make([]float32, 0, batchSize*cols)
+	// Room for a bounded number of rows up front; a huge --batch-size grows the buffer only as
+	// rows arrive.
+	batch := make([]float32, 0, min(batchSize, 1024)*cols)
 	rows := 0
 	out := make([]string, len(head))
 	flush := func() error {
 		if rows == 0 {
 			return nil
+		}
+		if err := writeHead(); err != nil {
+			return err
 		}
 		x, err := tensor.FromFloat32(batch, append(tensor.Shape{rows}, inShape...)...)
 		if err != nil {
@@ -174,7 +196,8 @@ func predictCSV(ctx context.Context, m *keras.Model, r io.Reader, name string, w
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return fmt.Errorf("%s: line %d, column %d: %v", name, pe.Line, pe.Column, pe.Err)
+				// The parser counts characters, not fields, so this is not called a column.
+				return fmt.Errorf("%s: line %d, character %d: %v", name, pe.Line, pe.Column, pe.Err)
 			}
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -211,6 +234,9 @@ func predictCSV(ctx context.Context, m *keras.Model, r io.Reader, name string, w
 		}
 	}
 	if err := flush(); err != nil {
+		return err
+	}
+	if err := writeHead(); err != nil { // input without data rows
 		return err
 	}
 	cw.Flush()
