@@ -13,6 +13,9 @@ type compiled struct {
 	opt     optim.Optimizer
 	loss    losses.Loss
 	metrics []metrics.Metric
+	// logitsLoss is loss computed from logits (losses.LogitsTwin), or nil: training applies
+	// it to the logits of softmax outputs, fusing softmax and cross-entropy.
+	logitsLoss losses.Loss
 }
 
 // Compile sets how the model trains: the optimizer, the loss and the metrics Fit and Evaluate
@@ -56,6 +59,9 @@ func (m *Model) Compile(opt optim.Optimizer, loss losses.Loss, ms ...metrics.Met
 	}
 	m.mu.Lock()
 	m.compiled = &compiled{opt: opt, loss: loss, metrics: append([]metrics.Metric(nil), ms...)}
+	if twin, ok := losses.LogitsTwin(loss); ok {
+		m.compiled.logitsLoss = twin
+	}
 	m.mu.Unlock()
 	return nil
 }

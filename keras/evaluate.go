@@ -90,7 +90,7 @@ func (m *Model) evaluate(ctx context.Context, g *graph, c *compiled, data Datase
 		if err != nil {
 			return nil, err
 		}
-		total, per, err := m.lossOf(g, c, y, outs)
+		total, per, err := m.lossOf(g, c, y, outs, nil)
 		if err != nil {
 			return nil, fmt.Errorf("keras: evaluate: %w", err)
 		}

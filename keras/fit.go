@@ -254,11 +254,11 @@ func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int
 	for i, t := range x {
 		ins[i] = autograd.Constant(t)
 	}
-	outs, err := g.forward(lctx, m.name, ins)
+	outs, isLogits, err := g.forwardLogits(lctx, m.name, ins, c.logitsLoss != nil)
 	if err != nil {
 		return res, err
 	}
-	total, outLoss, err := m.lossOf(g, c, y, outs)
+	total, outLoss, err := m.lossOf(g, c, y, outs, isLogits)
 	if err != nil {
 		return res, err
 	}
@@ -279,6 +279,14 @@ func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int
 		return res, fmt.Errorf("loss: %w", err)
 	}
 	res.out0 = outs[0].Value()
+	if len(isLogits) > 0 && isLogits[0] {
+		// Metrics score probabilities, as the model's Call would return them.
+		probs := autograd.Softmax(autograd.Constant(res.out0), -1)
+		if err := probs.Err(); err != nil {
+			return res, err
+		}
+		res.out0 = probs.Value()
+	}
 	m.params = m.params[:0]
 	for _, w := range ws {
 		if w.Updatable() {
@@ -304,7 +312,7 @@ func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int
 }
 
 // lossOf applies the compiled loss to every output; the total is their sum.
-func (m *Model) lossOf(g *graph, c *compiled, y []*tensor.Tensor, outs []*autograd.Variable) (*autograd.Variable, []float64, error) {
+func (m *Model) lossOf(g *graph, c *compiled, y []*tensor.Tensor, outs []*autograd.Variable, isLogits []bool) (*autograd.Variable, []float64, error) {
 	var total *autograd.Variable
 	var per []float64
 	if len(outs) > 1 {
@@ -314,7 +322,11 @@ func (m *Model) lossOf(g *graph, c *compiled, y []*tensor.Tensor, outs []*autogr
 		if y[i] == nil {
 			return nil, nil, fmt.Errorf("target %d is nil", i)
 		}
-		l := c.loss.Compute(y[i], o)
+		loss := c.loss
+		if len(isLogits) > i && isLogits[i] {
+			loss = c.logitsLoss
+		}
+		l := loss.Compute(y[i], o)
 		if l == nil {
 			return nil, nil, fmt.Errorf("loss %s returned nil", c.loss.Name())
 		}

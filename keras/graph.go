@@ -22,6 +22,9 @@ type graph struct {
 	// lastUse is the index of the last node that reads node i (len(nodes) for outputs), so a
 	// forward pass can drop activations nobody will read again.
 	lastUse []int
+	// feeds reports whether node i is read by another node; an output that is not may be
+	// computed as logits for a fused loss.
+	feeds []bool
 }
 
 type gnode struct {
@@ -192,9 +195,11 @@ func buildGraph(ins, outs []*layers.Node, inNames []string, seed uint64) (*graph
 	}
 
 	g.lastUse = make([]int, len(g.nodes))
+	g.feeds = make([]bool, len(g.nodes))
 	for i := range g.nodes {
 		for _, in := range g.nodes[i].inputs {
 			g.lastUse[in] = i
+			g.feeds[in] = true
 		}
 	}
 	for _, o := range g.outputs {
@@ -263,8 +268,24 @@ func layerError(l layers.Layer, doing string, err error) error {
 
 // forward runs the graph on inputs. It is the body of Model.Call, without the locking.
 func (g *graph) forward(ctx *layers.Context, modelName string, inputs []*autograd.Variable) ([]*autograd.Variable, error) {
+	outs, _, err := g.forwardLogits(ctx, modelName, inputs, false)
+	return outs, err
+}
+
+// forwardLogits is forward that, when logits is true, asks each output layer that ends in a
+// softmax for its logits instead (layers.LogitsCaller); isLogits says which outputs are.
+func (g *graph) forwardLogits(ctx *layers.Context, modelName string, inputs []*autograd.Variable, logits bool) ([]*autograd.Variable, []bool, error) {
+	var isLogits []bool
+	var outputAt map[int]int
+	if logits {
+		isLogits = make([]bool, len(g.outputs))
+		outputAt = make(map[int]int, len(g.outputs))
+		for i, o := range g.outputs {
+			outputAt[o] = i
+		}
+	}
 	if len(inputs) != len(g.inputs) {
-		return nil, fmt.Errorf("keras: model %q takes %d input(s), got %d", modelName, len(g.inputs), len(inputs))
+		return nil, nil, fmt.Errorf("keras: model %q takes %d input(s), got %d", modelName, len(g.inputs), len(inputs))
 	}
 	vals := make([]*autograd.Variable, len(g.nodes))
 	batch := -1
@@ -272,17 +293,17 @@ func (g *graph) forward(ctx *layers.Context, modelName string, inputs []*autogra
 		v := inputs[i]
 		nd := &g.nodes[ni]
 		if v == nil {
-			return nil, fmt.Errorf("keras: model %q input %d (%s) is nil", modelName, i, nd.name)
+			return nil, nil, fmt.Errorf("keras: model %q input %d (%s) is nil", modelName, i, nd.name)
 		}
 		if err := v.Err(); err != nil {
-			return nil, fmt.Errorf("keras: model %q input %d (%s): %w", modelName, i, nd.name, err)
+			return nil, nil, fmt.Errorf("keras: model %q input %d (%s): %w", modelName, i, nd.name, err)
 		}
 		got := v.Shape()
 		if !matchesBatchShape(nd.shape, got) {
-			return nil, fmt.Errorf("keras: model %q input %d (%s): expected shape %v, got %v", modelName, i, nd.name, batchShape(nd.shape), got)
+			return nil, nil, fmt.Errorf("keras: model %q input %d (%s): expected shape %v, got %v", modelName, i, nd.name, batchShape(nd.shape), got)
 		}
 		if batch >= 0 && got[0] != batch {
-			return nil, fmt.Errorf("keras: model %q input %d (%s) has %d rows but input 0 has %d", modelName, i, nd.name, got[0], batch)
+			return nil, nil, fmt.Errorf("keras: model %q input %d (%s) has %d rows but input 0 has %d", modelName, i, nd.name, got[0], batch)
 		}
 		batch = got[0]
 		vals[ni] = v
@@ -310,7 +331,20 @@ func (g *graph) forward(ctx *layers.Context, modelName string, inputs []*autogra
 		for k, in := range nd.inputs {
 			args[k] = vals[in]
 		}
-		out, err := nd.layer.Call(callCtx, args)
+		var out *autograd.Variable
+		var err error
+		called := false
+		// An output that also feeds another layer must stay a probability.
+		if i, isOutput := outputAt[j]; isOutput && !g.feeds[j] {
+			if lc, ok := nd.layer.(layers.LogitsCaller); ok {
+				out, called, err = lc.CallLogits(callCtx, args)
+				isLogits[i] = called
+				called = called || err != nil
+			}
+		}
+		if !called {
+			out, err = nd.layer.Call(callCtx, args)
+		}
 		if err == nil && out == nil {
 			err = errors.New("returned no output")
 		}
@@ -318,7 +352,7 @@ func (g *graph) forward(ctx *layers.Context, modelName string, inputs []*autogra
 			err = out.Err()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("keras: model %q: %w", modelName, layerError(nd.layer, "", err))
+			return nil, nil, fmt.Errorf("keras: model %q: %w", modelName, layerError(nd.layer, "", err))
 		}
 		vals[j] = out
 		for _, in := range nd.inputs {
@@ -331,7 +365,7 @@ func (g *graph) forward(ctx *layers.Context, modelName string, inputs []*autogra
 	for i, o := range g.outputs {
 		outs[i] = vals[o]
 	}
-	return outs, nil
+	return outs, isLogits, nil
 }
 
 // batchShape is a sample shape with the batch axis in front, printed as Keras prints it:

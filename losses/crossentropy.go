@@ -251,3 +251,17 @@ func fitTarget(name string, yTrue *tensor.Tensor, ps tensor.Shape) (*tensor.Tens
 	}
 	return t, nil
 }
+
+// LogitsTwin returns, for a categorical cross-entropy computed from probabilities, the same
+// loss computed from logits. A model whose output is a softmax trains on the twin with the
+// softmax's input instead: one fused, numerically exact softmax-cross-entropy in place of a
+// softmax, a clip and a log (and their three backwards). Other losses have no twin.
+func LogitsTwin(l Loss) (Loss, bool) {
+	ce, ok := l.(*crossEntropy)
+	if !ok || ce.err != nil || ce.s.fromLogits || ce.kind == binaryCE {
+		return nil, false
+	}
+	twin := &crossEntropy{kind: ce.kind, s: ce.s}
+	twin.s.fromLogits = true
+	return twin, true
+}
