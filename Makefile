@@ -4,25 +4,47 @@ GO ?= go
 # Packages whose code runs goroutines (kernels, concurrent Predict, writers) get the race detector.
 RACE_PKGS = ./backend/... ./autograd/... ./keras/... ./tensorboard/...
 
-.PHONY: iris test vet bench fuzz
+.PHONY: iris test vet deps bench bench-fashion fuzz
 
 # The main job: train the iris network end to end on the CSV that ships with the example.
 iris:
 	$(GO) run ./examples/iris
 
-test: vet
+test: deps vet
 	CGO_ENABLED=0 $(GO) build ./...
 	$(GO) test -count=1 ./...
 	CGO_ENABLED=1 $(GO) test -count=1 -race $(RACE_PKGS)
+
+# The CPU libraries the accelerated backends load at run time (Debian packages). Without them
+# deepframe runs on its pure-Go backend and the parity tests skip, so a machine where apt is
+# not available still tests everything else.
+DEPS_PKGS = libopenblas0-pthread libdnnl2
+deps:
+	@if ldconfig -p 2>/dev/null | grep -q libdnnl.so.2 && ldconfig -p 2>/dev/null | grep -q libopenblas.so.0; then :; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEPS_PKGS) ) \
+			|| echo "deps: could not install $(DEPS_PKGS); accelerated-backend tests will skip"; \
+	else echo "deps: no apt-get; install $(DEPS_PKGS) for the accelerated backends"; fi
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-# Kernel and training-step benchmarks of the reference backend (see docs/PERFORMANCE.md).
+# Kernel and training-step Go benchmarks, then the same workloads in deepframe and its peers
+# (PyTorch, TensorFlow/Keras, ONNX Runtime) with the same thread budget: bench/run.sh creates
+# the peers' virtual environment in bench/.venv on first use. QUICK=1 is a smoke run;
+# THREADS=n sets the budget (default 2). See docs/PERFORMANCE.md.
+QUICK ?= 0
+THREADS ?= 2
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s -count 5 ./backend/ ./bench/
+	$(GO) test -run '^$$' -bench . $(if $(filter 1,$(QUICK)),-benchtime 1x -count 1,-benchtime 2s -count 5) ./backend/ ./bench/
+	GO=$(GO) QUICK=$(QUICK) THREADS=$(THREADS) bash bench/run.sh
+
+# Fashion-MNIST time to 0.90 test accuracy, deepframe beside PyTorch (bench/fashion.sh).
+bench-fashion:
+	GO=$(GO) THREADS=$(THREADS) bash bench/fashion.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s -fuzzminimizetime 1s ./keras/
