@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/deepframe/deepframe/ml"
 )
 
 // TestWalkthrough runs the whole example as a user would and holds it to the issue's bar:
@@ -41,6 +43,9 @@ func TestWalkthrough(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "model.dfm")); err != nil {
 		t.Errorf("bundle: %v", err)
 	}
+	if _, err := ml.LoadPipelineModel(filepath.Join(out, "iris-pipeline")); err != nil {
+		t.Errorf("fitted pipeline: %v", err)
+	}
 	for _, sub := range []string{"train", "validation"} {
 		events, _ := filepath.Glob(filepath.Join(out, "tensorboard", "iris-example", sub, "events.out.tfevents.*"))
 		if len(events) == 0 {
@@ -55,6 +60,10 @@ func TestBadData(t *testing.T) {
 		{"header", "a,b,c,d,e\n1,2,3,4,Iris-setosa\n", `header column 1 is "a"`},
 		{"number", "sepal_len,sepal_wid,petal_len,petal_wid,class\n1,x,3,4,Iris-setosa\n", `line 2, column sepal_wid: "x" is not a number`},
 		{"class", "sepal_len,sepal_wid,petal_len,petal_wid,class\n1,2,3,4,rose\n", `"rose" is not one of`},
+		{"missing column", "sepal_len,sepal_wid,petal_len,class\n1,2,3,Iris-setosa\n", `header column 4 is "class", want "petal_wid"`},
+		// Blank lines are skipped by the reader, so the line number must still be the file's.
+		{"line after blank", "sepal_len,sepal_wid,petal_len,petal_wid,class\n\n5,3,1,0.2,Iris-setosa\n1,2,3,4,Iris-setosa\n\n6,y,1,0.2,Iris-setosa\n",
+			`line 6, column sepal_wid: "y" is not a number`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".csv")
