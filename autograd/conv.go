@@ -130,11 +130,13 @@ func Conv2DOutputShape(inShape tensor.Shape, kh, kw, outC int, opts Conv2DOption
 // adds bias [OutC] when it is not nil, giving [N, OH, OW, OutC].
 func Conv2D(x, kernel, bias *Variable, opts Conv2DOptions) *Variable {
 	const name = "Conv2D"
-	inputs := []*Variable{x, kernel}
+	var err error
 	if bias != nil {
-		inputs = append(inputs, bias)
+		err = check(name, x, kernel, bias)
+	} else {
+		err = check(name, x, kernel)
 	}
-	if err := check(name, inputs...); err != nil {
+	if err != nil {
 		return Failed(err)
 	}
 	xv, kv := x.value, kernel.value
@@ -167,9 +169,9 @@ func Conv2D(x, kernel, bias *Variable, opts Conv2DOptions) *Variable {
 		PadTop: gh.padBefore, PadBottom: gh.padAfter, PadLeft: gw.padBefore, PadRight: gw.padAfter,
 		OutH: gh.out, OutW: gw.out,
 	}
-	ys := tensor.Shape{p.N, p.OutH, p.OutW, p.OutC}
-	y := tensor.Zeros(ys...)
-	empty := ys.Size() == 0 || p.C == 0
+	ar := arenaOf(x, kernel, bias)
+	y := ar.zeros(p.N, p.OutH, p.OutW, p.OutC)
+	empty := y.Len() == 0 || p.C == 0
 	if !empty {
 		Kernels().Conv2DForward(p, xv.Float32s(), kv.Float32s(), bs, y.Float32s())
 	} else if bs != nil {
@@ -179,39 +181,52 @@ func Conv2D(x, kernel, bias *Variable, opts Conv2DOptions) *Variable {
 			d[i] = bs[i%p.OutC]
 		}
 	}
-	return Record(y, inputs, func(g *tensor.Tensor) []*tensor.Tensor {
-		out := make([]*tensor.Tensor, len(inputs))
-		k := Kernels()
-		biasNeeds := len(inputs) == 3 && NeedsGrad(inputs, 2)
-		if NeedsGrad(inputs, 0) {
-			dx := tensor.Zeros(xs...)
-			if !empty {
-				k.Conv2DBackwardData(p, g.Float32s(), kv.Float32s(), dx.Float32s())
+	var v *Variable
+	var nd *node
+	if bias != nil {
+		v, nd = ar.record(y, conv2DGrad, x, kernel, bias)
+	} else {
+		v, nd = ar.record(y, conv2DGrad, x, kernel)
+	}
+	if nd != nil {
+		nd.vals[0], nd.vals[1], nd.conv = xv, kv, p
+	}
+	return v
+}
+
+// conv2DGrad reads x and the kernel from vals and the geometry from conv.
+func conv2DGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	p, xv, kv := nd.conv, nd.vals[0], nd.vals[1]
+	ys := g.Shape()
+	empty := ys.Size() == 0 || p.C == 0
+	k := Kernels()
+	if NeedsGrad(nd.inputs, 0) {
+		dx := ar.zeros(xv.Shape()...)
+		if !empty {
+			k.Conv2DBackwardData(p, g.Float32s(), kv.Float32s(), dx.Float32s())
+		}
+		out[0] = dx
+	}
+	var db *tensor.Tensor
+	if len(nd.inputs) == 3 && NeedsGrad(nd.inputs, 2) {
+		db = ar.zeros(p.OutC)
+		out[2] = db
+	}
+	if NeedsGrad(nd.inputs, 1) {
+		dk := ar.zeros(kv.Shape()...)
+		if !empty {
+			var dbs []float32
+			if db != nil {
+				dbs = db.Float32s()
 			}
-			out[0] = dx
+			k.Conv2DBackwardWeights(p, xv.Float32s(), g.Float32s(), dk.Float32s(), dbs)
+			db = nil // written
 		}
-		var db *tensor.Tensor
-		if biasNeeds {
-			db = tensor.Zeros(p.OutC)
-			out[2] = db
-		}
-		if NeedsGrad(inputs, 1) {
-			dk := tensor.Zeros(ks...)
-			if !empty {
-				var dbs []float32
-				if db != nil {
-					dbs = db.Float32s()
-				}
-				k.Conv2DBackwardWeights(p, xv.Float32s(), g.Float32s(), dk.Float32s(), dbs)
-				db = nil // written
-			}
-			out[1] = dk
-		}
-		if db != nil && ys.Size() > 0 {
-			k.Reduce(backend.ReduceSum, g.Float32s(), ys, []int{0, 1, 2}, db.Float32s())
-		}
-		return out
-	})
+		out[1] = dk
+	}
+	if db != nil && ys.Size() > 0 {
+		k.Reduce(backend.ReduceSum, g.Float32s(), ys, spatialAxes, db.Float32s())
+	}
 }
 
 // resolve validates pooling options and fills in default strides.
@@ -288,28 +303,35 @@ func pool2D(name string, kind backend.PoolKind, x *Variable, opts Pool2DOptions)
 		PadTop: gh.padBefore, PadBottom: gh.padAfter, PadLeft: gw.padBefore, PadRight: gw.padAfter,
 		OutH: gh.out, OutW: gw.out,
 	}
-	ys := tensor.Shape{p.N, p.OutH, p.OutW, p.C}
-	y := tensor.Zeros(ys...)
+	ar := x.arena
+	y := ar.zeros(p.N, p.OutH, p.OutW, p.C)
 	var argmax []int32
 	if kind == backend.MaxPool {
-		argmax = make([]int32, ys.Size())
+		argmax = ar.int32Buf(y.Len())
 	}
-	empty := ys.Size() == 0
-	if !empty {
+	if y.Len() > 0 {
 		Kernels().Pool2DForward(p, xv.Float32s(), y.Float32s(), argmax)
 	}
-	if !x.requiresGrad {
+	v, nd := ar.record(y, pool2DGrad, x)
+	if nd != nil {
 		// Inference keeps no argmax.
-		return Record(y, []*Variable{x}, nil)
+		nd.vals[0], nd.pool, nd.argmax = xv, p, argmax
 	}
-	return Record(y, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-		dx := tensor.Zeros(xs...)
-		if !empty {
-			Kernels().Pool2DBackward(p, g.Float32s(), argmax, dx.Float32s())
-		}
-		return []*tensor.Tensor{dx}
-	})
+	return v
 }
+
+// pool2DGrad reads x from vals[0], the geometry from pool and max pooling's winners from
+// argmax.
+func pool2DGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	dx := ar.zeros(nd.vals[0].Shape()...)
+	if g.Len() > 0 {
+		Kernels().Pool2DBackward(nd.pool, g.Float32s(), nd.argmax, dx.Float32s())
+	}
+	out[0] = dx
+}
+
+// spatialHW is the height and width axes of an NHWC tensor; reductions only read it.
+var spatialHW = []int{1, 2}
 
 // GlobalAvgPool2D averages x [N, H, W, C] over its spatial axes, giving [N, C].
 func GlobalAvgPool2D(x *Variable) *Variable {
@@ -319,5 +341,5 @@ func GlobalAvgPool2D(x *Variable) *Variable {
 	if xs := x.value.Shape(); len(xs) != 4 {
 		return opErrorf("GlobalAvgPool2D", "input %v, want rank 4 (batch, height, width, channels)", xs)
 	}
-	return Mean(x, []int{1, 2}, false)
+	return Mean(x, spatialHW, false)
 }

@@ -38,144 +38,129 @@ func binary(name string, op backend.BinaryOp, a, b *Variable) *Variable {
 	if err := check(name, a, b); err != nil {
 		return Failed(err)
 	}
-	as, bs := a.value.Shape(), b.value.Shape()
-	ys, err := tensor.Broadcast(as, bs)
-	if err != nil {
-		return opErrorf(name, "shapes %v and %v do not broadcast", as, bs)
-	}
-	y := tensor.Zeros(ys...)
-	k := Kernels()
-	k.Binary(op, a.value.Float32s(), as, b.value.Float32s(), bs, y.Float32s(), ys)
-	inputs := []*Variable{a, b}
-	if !anyNeedsGrad(a, b) {
-		return Record(y, inputs, nil)
-	}
-	av, bv := a.value, b.value
-	// Broadcast product of the incoming gradient with one operand (or a function of it).
-	times := func(op backend.BinaryOp, g *tensor.Tensor, t *tensor.Tensor) *tensor.Tensor {
-		out := tensor.Zeros(ys...)
-		Kernels().Binary(op, g.Float32s(), ys, t.Float32s(), t.Shape(), out.Float32s(), ys)
-		return out
-	}
-	var bw BackwardFunc
 	switch op {
-	case backend.Add:
-		bw = func(g *tensor.Tensor) []*tensor.Tensor {
-			out := make([]*tensor.Tensor, 2)
-			if NeedsGrad(inputs, 0) {
-				out[0] = sumTo(g, as)
-			}
-			if NeedsGrad(inputs, 1) {
-				out[1] = sumTo(g, bs)
-			}
-			return out
-		}
-	case backend.Sub:
-		bw = func(g *tensor.Tensor) []*tensor.Tensor {
-			out := make([]*tensor.Tensor, 2)
-			if NeedsGrad(inputs, 0) {
-				out[0] = sumTo(g, as)
-			}
-			if NeedsGrad(inputs, 1) {
-				out[1] = scaled(sumTo(g, bs), -1)
-			}
-			return out
-		}
-	case backend.Mul:
-		bw = func(g *tensor.Tensor) []*tensor.Tensor {
-			out := make([]*tensor.Tensor, 2)
-			if NeedsGrad(inputs, 0) {
-				out[0] = sumTo(times(backend.Mul, g, bv), as)
-			}
-			if NeedsGrad(inputs, 1) {
-				out[1] = sumTo(times(backend.Mul, g, av), bs)
-			}
-			return out
-		}
-	case backend.Div:
-		bw = func(g *tensor.Tensor) []*tensor.Tensor {
-			out := make([]*tensor.Tensor, 2)
-			gb := times(backend.Div, g, bv) // g/b, shared by both gradients
-			if NeedsGrad(inputs, 0) {
-				out[0] = sumTo(gb, as)
-			}
-			if NeedsGrad(inputs, 1) {
-				// d(a/b)/db = -a/b², formed as -(g/b)*a/b.
-				t := times(backend.Div, times(backend.Mul, gb, av), bv)
-				out[1] = scaled(sumTo(t, bs), -1)
-			}
-			return out
-		}
-	case backend.Maximum, backend.Minimum:
-		bw = func(g *tensor.Tensor) []*tensor.Tensor {
-			// toB is 1 exactly where b strictly wins, so ties go to a.
-			toB := tensor.Zeros(ys...)
-			if op == backend.Maximum {
-				Kernels().Binary(backend.Greater, bv.Float32s(), bs, av.Float32s(), as, toB.Float32s(), ys)
-			} else {
-				Kernels().Binary(backend.Greater, av.Float32s(), as, bv.Float32s(), bs, toB.Float32s(), ys)
-			}
-			out := make([]*tensor.Tensor, 2)
-			gs, m := g.Float32s(), toB.Float32s()
-			if NeedsGrad(inputs, 0) {
-				ga := tensor.Zeros(ys...)
-				d := ga.Float32s()
-				for i, v := range gs {
-					if m[i] == 0 {
-						d[i] = v
-					}
-				}
-				out[0] = sumTo(ga, as)
-			}
-			if NeedsGrad(inputs, 1) {
-				gb := tensor.Zeros(ys...)
-				d := gb.Float32s()
-				for i, v := range gs {
-					if m[i] != 0 {
-						d[i] = v
-					}
-				}
-				out[1] = sumTo(gb, bs)
-			}
-			return out
-		}
-	case backend.Pow:
-		// y is kept only when b needs a gradient (y*ln a); a's gradient is rebuilt from the
-		// inputs.
-		var yKept *tensor.Tensor
-		if NeedsGrad(inputs, 1) {
-			yKept = y
-		}
-		bw = func(g *tensor.Tensor) []*tensor.Tensor {
-			out := make([]*tensor.Tensor, 2)
-			if NeedsGrad(inputs, 0) {
-				bm1 := tensor.Zeros(bs...)
-				d := bm1.Float32s()
-				for i, v := range bv.Float32s() {
-					d[i] = v - 1
-				}
-				p := tensor.Zeros(ys...)
-				Kernels().Binary(backend.Pow, av.Float32s(), as, d, bs, p.Float32s(), ys)
-				t := times(backend.Mul, p, bv) // b*a^(b-1)
-				out[0] = sumTo(times(backend.Mul, g, t), as)
-			}
-			if NeedsGrad(inputs, 1) {
-				la := tensor.Zeros(as...)
-				d := la.Float32s()
-				for i, v := range av.Float32s() {
-					if v > 0 {
-						d[i] = float32(math.Log(float64(v)))
-					}
-				}
-				t := times(backend.Mul, yKept, la)
-				out[1] = sumTo(times(backend.Mul, g, t), bs)
-			}
-			return out
-		}
+	case backend.Add, backend.Sub, backend.Mul, backend.Div, backend.Maximum, backend.Minimum, backend.Pow:
 	default:
 		return opErrorf(name, "binary op %d is not differentiable", op)
 	}
-	return Record(y, inputs, bw)
+	as, bs := a.value.Shape(), b.value.Shape()
+	var buf [6]int
+	ys, ok := broadcastShape(buf[:], as, bs)
+	if !ok {
+		return opErrorf(name, "shapes %v and %v do not broadcast", as, bs)
+	}
+	ar := arenaOf(a, b)
+	y := ar.zeros(ys...)
+	Kernels().Binary(op, a.value.Float32s(), as, b.value.Float32s(), bs, y.Float32s(), y.Shape())
+	v, nd := ar.record(y, binaryGrad, a, b)
+	if nd != nil {
+		nd.op = uint8(op)
+		nd.vals[0], nd.vals[1] = a.value, b.value
+		if op == backend.Pow && b.requiresGrad {
+			// y*ln(a) needs y; a's gradient is rebuilt from the inputs.
+			nd.out = y
+		}
+	}
+	return v
+}
+
+// binaryGrad reads the operands from vals, the op from op, and (Pow) the output from out.
+func binaryGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	av, bv := nd.vals[0], nd.vals[1]
+	as, bs, ys := av.Shape(), bv.Shape(), g.Shape()
+	need0, need1 := NeedsGrad(nd.inputs, 0), NeedsGrad(nd.inputs, 1)
+	// times is the broadcast product (or quotient) of the incoming gradient with one operand
+	// or a function of it.
+	times := func(op backend.BinaryOp, g, t *tensor.Tensor) *tensor.Tensor {
+		o := ar.zeros(ys...)
+		Kernels().Binary(op, g.Float32s(), ys, t.Float32s(), t.Shape(), o.Float32s(), o.Shape())
+		return o
+	}
+	switch op := backend.BinaryOp(nd.op); op {
+	case backend.Add:
+		if need0 {
+			out[0] = sumTo(ar, g, as)
+		}
+		if need1 {
+			out[1] = sumTo(ar, g, bs)
+		}
+	case backend.Sub:
+		if need0 {
+			out[0] = sumTo(ar, g, as)
+		}
+		if need1 {
+			out[1] = scaled(ar, sumTo(ar, g, bs), -1)
+		}
+	case backend.Mul:
+		if need0 {
+			out[0] = sumTo(ar, times(backend.Mul, g, bv), as)
+		}
+		if need1 {
+			out[1] = sumTo(ar, times(backend.Mul, g, av), bs)
+		}
+	case backend.Div:
+		gb := times(backend.Div, g, bv) // g/b, shared by both gradients
+		if need0 {
+			out[0] = sumTo(ar, gb, as)
+		}
+		if need1 {
+			// d(a/b)/db = -a/b², formed as -(g/b)*a/b.
+			t := times(backend.Div, times(backend.Mul, gb, av), bv)
+			out[1] = scaled(ar, sumTo(ar, t, bs), -1)
+		}
+	case backend.Maximum, backend.Minimum:
+		// toB is 1 exactly where b strictly wins, so ties go to a.
+		toB := ar.zeros(ys...)
+		if op == backend.Maximum {
+			Kernels().Binary(backend.Greater, bv.Float32s(), bs, av.Float32s(), as, toB.Float32s(), toB.Shape())
+		} else {
+			Kernels().Binary(backend.Greater, av.Float32s(), as, bv.Float32s(), bs, toB.Float32s(), toB.Shape())
+		}
+		gs, m := g.Float32s(), toB.Float32s()
+		if need0 {
+			ga := ar.zeros(ys...)
+			d := ga.Float32s()
+			for i, v := range gs {
+				if m[i] == 0 {
+					d[i] = v
+				}
+			}
+			out[0] = sumTo(ar, ga, as)
+		}
+		if need1 {
+			gb := ar.zeros(ys...)
+			d := gb.Float32s()
+			for i, v := range gs {
+				if m[i] != 0 {
+					d[i] = v
+				}
+			}
+			out[1] = sumTo(ar, gb, bs)
+		}
+	case backend.Pow:
+		if need0 {
+			bm1 := ar.zeros(bs...)
+			d := bm1.Float32s()
+			for i, v := range bv.Float32s() {
+				d[i] = v - 1
+			}
+			p := ar.zeros(ys...)
+			Kernels().Binary(backend.Pow, av.Float32s(), as, d, bs, p.Float32s(), p.Shape())
+			t := times(backend.Mul, p, bv) // b*a^(b-1)
+			out[0] = sumTo(ar, times(backend.Mul, g, t), as)
+		}
+		if need1 {
+			la := ar.zeros(as...)
+			d := la.Float32s()
+			for i, v := range av.Float32s() {
+				if v > 0 {
+					d[i] = float32(math.Log(float64(v)))
+				}
+			}
+			t := times(backend.Mul, nd.out, la)
+			out[1] = sumTo(ar, times(backend.Mul, g, t), bs)
+		}
+	}
 }
 
 // AddScalar returns x+s.
@@ -184,11 +169,11 @@ func AddScalar(x *Variable, s float32) *Variable {
 		return Failed(err)
 	}
 	xs := x.value.Shape()
-	y := tensor.Zeros(xs...)
-	Kernels().Binary(backend.Add, x.value.Float32s(), xs, []float32{s}, nil, y.Float32s(), xs)
-	return Record(y, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-		return []*tensor.Tensor{g}
-	})
+	ar := x.arena
+	y := ar.zeros(xs...)
+	Kernels().Binary(backend.Add, x.value.Float32s(), xs, ar.scalarBuf(s), nil, y.Float32s(), y.Shape())
+	v, _ := ar.record(y, identityGrad, x)
+	return v
 }
 
 // MulScalar returns x*s.
@@ -197,11 +182,18 @@ func MulScalar(x *Variable, s float32) *Variable {
 		return Failed(err)
 	}
 	xs := x.value.Shape()
-	y := tensor.Zeros(xs...)
-	Kernels().Binary(backend.Mul, x.value.Float32s(), xs, []float32{s}, nil, y.Float32s(), xs)
-	return Record(y, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-		return []*tensor.Tensor{scaled(g, s)}
-	})
+	ar := x.arena
+	y := ar.zeros(xs...)
+	Kernels().Binary(backend.Mul, x.value.Float32s(), xs, ar.scalarBuf(s), nil, y.Float32s(), y.Shape())
+	v, nd := ar.record(y, mulScalarGrad, x)
+	if nd != nil {
+		nd.scalar[0] = s
+	}
+	return v
+}
+
+func mulScalarGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	out[0] = scaled(ar, g, nd.scalar[0])
 }
 
 // Unary applies an element-wise function; alpha parameterises LeakyReLU (negative slope) and
@@ -218,15 +210,24 @@ func unary(name string, op backend.UnaryOp, alpha float32, x *Variable) *Variabl
 		return opErrorf(name, "unknown unary op %v", op)
 	}
 	xv := x.value
-	y := tensor.Zeros(xv.Shape()...)
+	ar := x.arena
+	y := ar.zeros(xv.Shape()...)
 	Kernels().Unary(op, alpha, xv.Float32s(), y.Float32s())
-	// The kernel's backward may read x or y, whichever its derivative is cheaper from, so
-	// both stay referenced; y is the output's own buffer, not a copy.
-	return Record(y, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-		dx := tensor.Zeros(xv.Shape()...)
-		Kernels().UnaryBackward(op, alpha, xv.Float32s(), y.Float32s(), g.Float32s(), dx.Float32s())
-		return []*tensor.Tensor{dx}
-	})
+	v, nd := ar.record(y, unaryGrad, x)
+	if nd != nil {
+		// The kernel's backward may read x or y, whichever its derivative is cheaper from,
+		// so both stay referenced; y is the output's own buffer, not a copy.
+		nd.vals[0], nd.out = xv, y
+		nd.op, nd.scalar[0] = uint8(op), alpha
+	}
+	return v
+}
+
+func unaryGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	xv := nd.vals[0]
+	dx := ar.zeros(xv.Shape()...)
+	Kernels().UnaryBackward(backend.UnaryOp(nd.op), nd.scalar[0], xv.Float32s(), nd.out.Float32s(), g.Float32s(), dx.Float32s())
+	out[0] = dx
 }
 
 // Neg returns -x.
@@ -299,19 +300,29 @@ func Clip(x *Variable, lo, hi float32) *Variable {
 	}
 	xv := x.value
 	xs := xv.Shape()
-	t := tensor.Zeros(xs...)
-	y := tensor.Zeros(xs...)
+	ar := x.arena
+	t := ar.zeros(xs...)
+	y := ar.zeros(xs...)
 	k := Kernels()
-	k.Binary(backend.Maximum, xv.Float32s(), xs, []float32{lo}, nil, t.Float32s(), xs)
-	k.Binary(backend.Minimum, t.Float32s(), xs, []float32{hi}, nil, y.Float32s(), xs)
-	return Record(y, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-		dx := tensor.Zeros(xs...)
-		d, gs := dx.Float32s(), g.Float32s()
-		for i, v := range xv.Float32s() {
-			if v >= lo && v <= hi {
-				d[i] = gs[i]
-			}
+	k.Binary(backend.Maximum, xv.Float32s(), xs, ar.scalarBuf(lo), nil, t.Float32s(), t.Shape())
+	k.Binary(backend.Minimum, t.Float32s(), xs, ar.scalarBuf(hi), nil, y.Float32s(), y.Shape())
+	v, nd := ar.record(y, clipGrad, x)
+	if nd != nil {
+		nd.vals[0] = xv
+		nd.scalar = [2]float32{lo, hi}
+	}
+	return v
+}
+
+func clipGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	xv := nd.vals[0]
+	lo, hi := nd.scalar[0], nd.scalar[1]
+	dx := ar.zeros(xv.Shape()...)
+	d, gs := dx.Float32s(), g.Float32s()
+	for i, v := range xv.Float32s() {
+		if v >= lo && v <= hi {
+			d[i] = gs[i]
 		}
-		return []*tensor.Tensor{dx}
-	})
+	}
+	out[0] = dx
 }

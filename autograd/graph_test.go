@@ -210,7 +210,7 @@ func TestGradCheckCatchesWrongGradient(t *testing.T) {
 			y.Float32s()[i] = 2 * e
 		}
 		return Record(y, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-			dx := scaled(g, 2)
+			dx := scaled(nil, g, 2)
 			dx.Float32s()[3] *= 2
 			return []*tensor.Tensor{dx}
 		})

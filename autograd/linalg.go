@@ -34,44 +34,59 @@ func MatMul(a, b *Variable) *Variable {
 	if ra == 3 && rb == 3 && as[0] != bs[0] {
 		return opErrorf("MatMul", "batch sizes differ: %v x %v", as, bs)
 	}
-	// batch counts the separate products; a shared right operand folds the batch into rows.
-	batch, m, k, n := 1, as[ra-2], as[ra-1], bs[rb-1]
+	batch, m, k, n := matmulDims(as, bs)
+	var buf [3]int
+	ys := append(append(buf[:0], as[:ra-1]...), n)
+	ar := arenaOf(a, b)
+	y := ar.zeros(ys...)
+	A, B, Y := av.Float32s(), bv.Float32s(), y.Float32s()
+	for i := 0; i < batch; i++ {
+		gemm(backend.GemmParams{M: m, N: n, K: k}, A[i*m*k:(i+1)*m*k], B[i*k*n:(i+1)*k*n], Y[i*m*n:(i+1)*m*n])
+	}
+	v, nd := ar.record(y, matmulGrad, a, b)
+	if nd != nil {
+		nd.vals[0], nd.vals[1] = av, bv
+	}
+	return v
+}
+
+// matmulDims counts the separate products of a MatMul and their sizes; a shared right
+// operand folds the batch into rows.
+func matmulDims(as, bs tensor.Shape) (batch, m, k, n int) {
+	ra, rb := len(as), len(bs)
+	batch, m, k, n = 1, as[ra-2], as[ra-1], bs[rb-1]
 	switch {
 	case rb == 3:
 		batch = as[0]
 	case ra == 3:
 		m *= as[0]
 	}
-	ys := append(as[:ra-1].Clone(), n)
-	y := tensor.Zeros(ys...)
-	A, B, Y := av.Float32s(), bv.Float32s(), y.Float32s()
-	for i := 0; i < batch; i++ {
-		gemm(backend.GemmParams{M: m, N: n, K: k}, A[i*m*k:(i+1)*m*k], B[i*k*n:(i+1)*k*n], Y[i*m*n:(i+1)*m*n])
+	return
+}
+
+// matmulGrad reads the operands from vals[0] and vals[1].
+func matmulGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	av, bv := nd.vals[0], nd.vals[1]
+	batch, m, k, n := matmulDims(av.Shape(), bv.Shape())
+	A, B, G := av.Float32s(), bv.Float32s(), g.Float32s()
+	if NeedsGrad(nd.inputs, 0) {
+		// dA = G·Bᵀ
+		da := ar.zeros(av.Shape()...)
+		D := da.Float32s()
+		for i := 0; i < batch; i++ {
+			gemm(backend.GemmParams{TransB: true, M: m, N: k, K: n}, G[i*m*n:(i+1)*m*n], B[i*k*n:(i+1)*k*n], D[i*m*k:(i+1)*m*k])
+		}
+		out[0] = da
 	}
-	inputs := []*Variable{a, b}
-	return Record(y, inputs, func(g *tensor.Tensor) []*tensor.Tensor {
-		out := make([]*tensor.Tensor, 2)
-		G := g.Float32s()
-		if NeedsGrad(inputs, 0) {
-			// dA = G·Bᵀ
-			da := tensor.Zeros(as...)
-			D := da.Float32s()
-			for i := 0; i < batch; i++ {
-				gemm(backend.GemmParams{TransB: true, M: m, N: k, K: n}, G[i*m*n:(i+1)*m*n], B[i*k*n:(i+1)*k*n], D[i*m*k:(i+1)*m*k])
-			}
-			out[0] = da
+	if NeedsGrad(nd.inputs, 1) {
+		// dB = Aᵀ·G
+		db := ar.zeros(bv.Shape()...)
+		D := db.Float32s()
+		for i := 0; i < batch; i++ {
+			gemm(backend.GemmParams{TransA: true, M: k, N: n, K: m}, A[i*m*k:(i+1)*m*k], G[i*m*n:(i+1)*m*n], D[i*k*n:(i+1)*k*n])
 		}
-		if NeedsGrad(inputs, 1) {
-			// dB = Aᵀ·G
-			db := tensor.Zeros(bs...)
-			D := db.Float32s()
-			for i := 0; i < batch; i++ {
-				gemm(backend.GemmParams{TransA: true, M: k, N: n, K: m}, A[i*m*k:(i+1)*m*k], G[i*m*n:(i+1)*m*n], D[i*k*n:(i+1)*k*n])
-			}
-			out[1] = db
-		}
-		return out
-	})
+		out[1] = db
+	}
 }
 
 // Dense is the fused fully connected op act(x·kernel + bias). x is [..., in] with rank >= 2
@@ -80,11 +95,13 @@ func MatMul(a, b *Variable) *Variable {
 // recovers the activation's derivative from the saved output, so the pre-activation is never
 // stored.
 func Dense(x, kernel, bias *Variable, act backend.Activation) *Variable {
-	inputs := []*Variable{x, kernel}
+	var err error
 	if bias != nil {
-		inputs = append(inputs, bias)
+		err = check("Dense", x, kernel, bias)
+	} else {
+		err = check("Dense", x, kernel)
 	}
-	if err := check("Dense", inputs...); err != nil {
+	if err != nil {
 		return Failed(err)
 	}
 	xv, wv := x.value, kernel.value
@@ -110,51 +127,75 @@ func Dense(x, kernel, bias *Variable, act backend.Activation) *Variable {
 		return opErrorf("Dense", "unknown activation %d", act)
 	}
 	rows := xs[:len(xs)-1].Size()
-	ys := append(xs[:len(xs)-1].Clone(), outDim)
-	y := tensor.Zeros(ys...)
+	ar := arenaOf(x, kernel, bias)
+	var buf [4]int
+	ys := append(append(buf[:0], xs[:len(xs)-1]...), outDim)
+	y := ar.zeros(ys...)
 	if in == 0 {
 		// No products: the epilogue alone (bias, activation) gives the result.
 		fillEpilogue(y.Float32s(), rows, outDim, bs, act)
 	} else {
 		gemm(backend.GemmParams{M: rows, N: outDim, K: in, Bias: bs, Act: act}, xv.Float32s(), wv.Float32s(), y.Float32s())
 	}
-	// The output is read back only when the activation's derivative needs it.
-	var saved *tensor.Tensor
-	if act != backend.ActNone {
-		saved = y
+	var v *Variable
+	var nd *node
+	if bias != nil {
+		v, nd = ar.record(y, denseGrad, x, kernel, bias)
+	} else {
+		v, nd = ar.record(y, denseGrad, x, kernel)
 	}
-	return Record(y, inputs, func(g *tensor.Tensor) []*tensor.Tensor {
-		out := make([]*tensor.Tensor, len(inputs))
-		dz := actBackward(act, saved, g)
-		DZ := dz.Float32s()
-		if NeedsGrad(inputs, 0) {
-			dx := tensor.Zeros(xs...)
-			gemm(backend.GemmParams{TransB: true, M: rows, N: in, K: outDim}, DZ, wv.Float32s(), dx.Float32s())
-			out[0] = dx
+	if nd != nil {
+		nd.vals[0], nd.vals[1] = xv, wv
+		nd.op = uint8(act)
+		// The output is read back only when the activation's derivative needs it.
+		if act != backend.ActNone {
+			nd.out = y
 		}
-		if NeedsGrad(inputs, 1) {
-			dw := tensor.Zeros(ws...)
-			gemm(backend.GemmParams{TransA: true, M: in, N: outDim, K: rows}, xv.Float32s(), DZ, dw.Float32s())
-			out[1] = dw
-		}
-		if len(inputs) == 3 && NeedsGrad(inputs, 2) {
-			db := tensor.Zeros(outDim)
-			if rows > 0 {
-				Kernels().Reduce(backend.ReduceSum, DZ, []int{rows, outDim}, []int{0}, db.Float32s())
+	}
+	return v
+}
+
+// denseGrad reads x and the kernel from vals, the activation from op and the activated
+// output from out.
+func denseGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	xv, wv := nd.vals[0], nd.vals[1]
+	xs, ws := xv.Shape(), wv.Shape()
+	in, outDim := ws[0], ws[1]
+	rows := xs[:len(xs)-1].Size()
+	dz := actBackward(ar, backend.Activation(nd.op), nd.out, g)
+	DZ := dz.Float32s()
+	if NeedsGrad(nd.inputs, 0) {
+		dx := ar.zeros(xs...)
+		gemm(backend.GemmParams{TransB: true, M: rows, N: in, K: outDim}, DZ, wv.Float32s(), dx.Float32s())
+		out[0] = dx
+	}
+	if NeedsGrad(nd.inputs, 1) {
+		dw := ar.zeros(ws...)
+		gemm(backend.GemmParams{TransA: true, M: in, N: outDim, K: rows}, xv.Float32s(), DZ, dw.Float32s())
+		out[1] = dw
+	}
+	if len(nd.inputs) == 3 && NeedsGrad(nd.inputs, 2) {
+		db := ar.zeros(outDim)
+		if rows > 0 {
+			dzs := dz.Shape()
+			if len(dzs) != 2 {
+				rc := ar.intBuf(2)
+				rc[0], rc[1] = rows, outDim
+				dzs = rc
 			}
-			out[2] = db
+			Kernels().Reduce(backend.ReduceSum, DZ, dzs, axis0, db.Float32s())
 		}
-		return out
-	})
+		out[2] = db
+	}
 }
 
 // actBackward maps the gradient of act's output to the gradient of its input, reading the
 // derivative off the output y. It returns g itself for ActNone.
-func actBackward(act backend.Activation, y, g *tensor.Tensor) *tensor.Tensor {
+func actBackward(ar *Arena, act backend.Activation, y, g *tensor.Tensor) *tensor.Tensor {
 	if act == backend.ActNone {
 		return g
 	}
-	dz := tensor.Zeros(g.Shape()...)
+	dz := ar.zeros(g.Shape()...)
 	d, gs, ys := dz.Float32s(), g.Float32s(), y.Float32s()
 	switch act {
 	case backend.ActReLU:

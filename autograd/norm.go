@@ -26,23 +26,32 @@ func Dropout(x *Variable, rate float32, rng *tensor.RNG) *Variable {
 	}
 	xs := x.value.Shape()
 	scale := 1 / (1 - rate)
-	mask := tensor.Zeros(xs...)
+	ar := x.arena
+	mask := ar.zeros(xs...)
 	m := mask.Float32s()
 	for i := range m {
 		if rng.Float32() >= rate {
 			m[i] = scale
 		}
 	}
-	y := tensor.Zeros(xs...)
-	Kernels().Binary(backend.Mul, x.value.Float32s(), xs, m, xs, y.Float32s(), xs)
-	return Record(y, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-		dx := tensor.Zeros(xs...)
-		d, gs := dx.Float32s(), g.Float32s()
-		for i, s := range m {
-			d[i] = gs[i] * s
-		}
-		return []*tensor.Tensor{dx}
-	})
+	y := ar.zeros(xs...)
+	Kernels().Binary(backend.Mul, x.value.Float32s(), xs, m, xs, y.Float32s(), y.Shape())
+	v, nd := ar.record(y, dropoutGrad, x)
+	if nd != nil {
+		nd.saved[0] = mask
+	}
+	return v
+}
+
+// dropoutGrad scales g by the mask (saved[0]).
+func dropoutGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	mask := nd.saved[0]
+	dx := ar.zeros(mask.Shape()...)
+	d, gs := dx.Float32s(), g.Float32s()
+	for i, s := range mask.Float32s() {
+		d[i] = gs[i] * s
+	}
+	out[0] = dx
 }
 
 // BatchNorm normalises x over every axis but the last (channels last; any rank >= 2) and
@@ -58,7 +67,8 @@ func Dropout(x *Variable, rate float32, rng *tensor.RNG) *Variable {
 // the gradient of that fixed affine map.
 func BatchNorm(x, gamma, beta *Variable, movingMean, movingVar *tensor.Tensor, training bool, momentum, epsilon float32) *Variable {
 	const name = "BatchNorm"
-	inputs := []*Variable{x}
+	var inBuf [3]*Variable
+	inputs := append(inBuf[:0], x)
 	gi, bi := -1, -1 // positions of gamma and beta in inputs
 	if gamma != nil {
 		gi = len(inputs)
@@ -102,7 +112,8 @@ func BatchNorm(x, gamma, beta *Variable, movingMean, movingVar *tensor.Tensor, t
 		return opErrorf(name, "input %v is empty: no batch statistics", xs)
 	}
 
-	g := make([]float32, C)
+	ar := arenaOf(x, gamma, beta)
+	g := ar.f32Buf(C)
 	if gamma != nil {
 		copy(g, gamma.value.Float32s())
 	} else {
@@ -110,13 +121,13 @@ func BatchNorm(x, gamma, beta *Variable, movingMean, movingVar *tensor.Tensor, t
 			g[i] = 1
 		}
 	}
-	b := make([]float32, C)
+	b := ar.f32Buf(C)
 	if beta != nil {
 		copy(b, beta.value.Float32s())
 	}
-	y := tensor.Zeros(xs...)
-	mean := make([]float32, C)
-	invStd := make([]float32, C)
+	y := ar.zeros(xs...)
+	stats := ar.zeros(2, C) // mean, then invStd: saved for backward as one tensor
+	mean, invStd := stats.Float32s()[:C], stats.Float32s()[C:]
 	k := Kernels()
 	if training {
 		if C > 0 {
@@ -140,62 +151,77 @@ func BatchNorm(x, gamma, beta *Variable, movingMean, movingVar *tensor.Tensor, t
 			invStd[c] = float32(1 / math.Sqrt(float64(mv[c])+float64(epsilon)))
 		}
 	}
-	if !anyNeedsGrad(inputs...) {
-		return Record(y, inputs, nil)
+	v, nd := ar.record(y, batchNormGrad, inputs...)
+	if nd != nil {
+		gt := ar.zeros(C) // gamma as the forward pass used it (ones when there is none)
+		copy(gt.Float32s(), g)
+		nd.vals[0], nd.saved[0], nd.saved[1] = xv, stats, gt
+		nd.flag = training
+		nd.n[0], nd.n[1] = gi, bi
 	}
-	return Record(y, inputs, func(dy *tensor.Tensor) []*tensor.Tensor {
-		out := make([]*tensor.Tensor, len(inputs))
-		needX := NeedsGrad(inputs, 0)
-		needG := gi >= 0 && NeedsGrad(inputs, gi)
-		needB := bi >= 0 && NeedsGrad(inputs, bi)
-		X, DY := xv.Float32s(), dy.Float32s()
-		var dx []float32
-		dgamma := make([]float32, C)
-		dbeta := make([]float32, C)
-		switch {
-		case training && needX:
-			dxT := tensor.Zeros(xs...)
-			dx = dxT.Float32s()
-			if rows > 0 && C > 0 {
-				k.BatchNormBackward(rows, C, X, DY, g, mean, invStd, dx, dgamma, dbeta)
-			}
-			out[0] = dxT
-		case needX:
-			// Inference: y = gamma*invStd*x + const per channel.
-			dxT := tensor.Zeros(xs...)
-			dx = dxT.Float32s()
-			for r := 0; r < rows; r++ {
-				row := r * C
-				for c := 0; c < C; c++ {
-					dx[row+c] = DY[row+c] * g[c] * invStd[c]
-				}
-			}
-			out[0] = dxT
+	return v
+}
+
+// batchNormGrad reads x from vals[0], the batch or moving statistics (mean, then invStd) from
+// saved[0], gamma from saved[1], training from flag and where gamma and beta sit among the
+// inputs from n[0] and n[1] (-1: absent).
+func batchNormGrad(ar *Arena, nd *node, dy *tensor.Tensor, out []*tensor.Tensor) {
+	xv := nd.vals[0]
+	xs := xv.Shape()
+	C := xs[len(xs)-1]
+	rows := xs[:len(xs)-1].Size()
+	stats := nd.saved[0].Float32s()
+	mean, invStd := stats[:C], stats[C:]
+	g := nd.saved[1].Float32s()
+	training := nd.flag
+	gi, bi := nd.n[0], nd.n[1]
+	needX := NeedsGrad(nd.inputs, 0)
+	needG := gi >= 0 && NeedsGrad(nd.inputs, gi)
+	needB := bi >= 0 && NeedsGrad(nd.inputs, bi)
+	X, DY := xv.Float32s(), dy.Float32s()
+	dgammaT, dbetaT := ar.zeros(C), ar.zeros(C)
+	dgamma, dbeta := dgammaT.Float32s(), dbetaT.Float32s()
+	switch {
+	case training && needX:
+		dxT := ar.zeros(xs...)
+		if rows > 0 && C > 0 {
+			Kernels().BatchNormBackward(rows, C, X, DY, g, mean, invStd, dxT.Float32s(), dgamma, dbeta)
 		}
-		if (needG || needB) && !(training && needX) {
-			// The fused kernel did not run: sum dy and dy·x̂ per channel.
-			sg := make([]float64, C)
-			sb := make([]float64, C)
-			for r := 0; r < rows; r++ {
-				row := r * C
-				for c := 0; c < C; c++ {
-					d := float64(DY[row+c])
-					sb[c] += d
-					sg[c] += d * float64(X[row+c]-mean[c]) * float64(invStd[c])
-				}
-			}
-			for c := range dgamma {
-				dgamma[c], dbeta[c] = float32(sg[c]), float32(sb[c])
+		out[0] = dxT
+	case needX:
+		// Inference: y = gamma*invStd*x + const per channel.
+		dxT := ar.zeros(xs...)
+		dx := dxT.Float32s()
+		for r := 0; r < rows; r++ {
+			row := r * C
+			for c := 0; c < C; c++ {
+				dx[row+c] = DY[row+c] * g[c] * invStd[c]
 			}
 		}
-		if needG {
-			out[gi], _ = tensor.FromFloat32(dgamma, C)
+		out[0] = dxT
+	}
+	if (needG || needB) && !(training && needX) {
+		// The fused kernel did not run: sum dy and dy·x̂ per channel.
+		sg := ar.f64Buf(C)
+		sb := ar.f64Buf(C)
+		for r := 0; r < rows; r++ {
+			row := r * C
+			for c := 0; c < C; c++ {
+				d := float64(DY[row+c])
+				sb[c] += d
+				sg[c] += d * float64(X[row+c]-mean[c]) * float64(invStd[c])
+			}
 		}
-		if needB {
-			out[bi], _ = tensor.FromFloat32(dbeta, C)
+		for c := range dgamma {
+			dgamma[c], dbeta[c] = float32(sg[c]), float32(sb[c])
 		}
-		return out
-	})
+	}
+	if needG {
+		out[gi] = dgammaT
+	}
+	if needB {
+		out[bi] = dbetaT
+	}
 }
 
 func valueOf(v *Variable) *tensor.Tensor {
@@ -234,7 +260,8 @@ func Embedding(table *Variable, ids *tensor.Tensor) *Variable {
 		return opErrorf(name, "table %v, want rank 2 (vocabulary, dimension)", ts)
 	}
 	vocab, dim := ts[0], ts[1]
-	idx, err := labelsOf(name, "id", ids)
+	ar := table.arena
+	idx, err := labelsOf(ar, name, "id", ids)
 	if err != nil {
 		return Failed(err)
 	}
@@ -243,18 +270,30 @@ func Embedding(table *Variable, ids *tensor.Tensor) *Variable {
 			return opErrorf(name, "id %d at position %d is outside the vocabulary of size %d", id, i, vocab)
 		}
 	}
-	ys := append(ids.Shape().Clone(), dim)
-	y := tensor.Zeros(ys...)
+	is := ids.Shape()
+	ys := ar.intBuf(len(is) + 1)
+	copy(ys, is)
+	ys[len(is)] = dim
+	y := ar.zeros(ys...)
 	if len(idx) > 0 && dim > 0 {
 		if err := Kernels().Gather(table.value.Float32s(), vocab, dim, idx, y.Float32s()); err != nil {
 			return opErrorf(name, "%v", err)
 		}
 	}
-	return Record(y, []*Variable{table}, func(g *tensor.Tensor) []*tensor.Tensor {
-		dt := tensor.Zeros(ts...)
-		if len(idx) > 0 && dim > 0 {
-			Kernels().ScatterAdd(dt.Float32s(), vocab, dim, idx, g.Float32s())
-		}
-		return []*tensor.Tensor{dt}
-	})
+	v, nd := ar.record(y, embeddingGrad, table)
+	if nd != nil {
+		nd.vals[0], nd.idx = table.value, idx
+	}
+	return v
+}
+
+// embeddingGrad scatters g's rows into a table shaped like vals[0], at the ids in idx.
+func embeddingGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	ts := nd.vals[0].Shape()
+	vocab, dim := ts[0], ts[1]
+	dt := ar.zeros(ts...)
+	if len(nd.idx) > 0 && dim > 0 {
+		Kernels().ScatterAdd(dt.Float32s(), vocab, dim, nd.idx, g.Float32s())
+	}
+	out[0] = dt
 }

@@ -52,30 +52,32 @@ func anyNeedsGrad(vs ...*Variable) bool {
 	return false
 }
 
-// normAxes turns possibly negative axes into sorted, distinct, non-negative ones. nil means
-// every axis.
-func normAxes(op string, axes []int, rank int, shape tensor.Shape) ([]int, error) {
+// normAxes turns possibly negative axes into sorted, distinct, non-negative ones (in a's
+// scratch). nil means every axis.
+func normAxes(a *Arena, op string, axes []int, rank int, shape tensor.Shape) ([]int, error) {
 	if axes == nil {
-		all := make([]int, rank)
+		all := a.intBuf(rank)
 		for i := range all {
 			all[i] = i
 		}
 		return all, nil
 	}
-	seen := make([]bool, rank)
-	for _, a := range axes {
-		n, err := tensor.Axis(a, rank)
+	seen := a.intBuf(rank) // 1 where an axis was named
+	count := 0
+	for _, ax := range axes {
+		n, err := tensor.Axis(ax, rank)
 		if err != nil {
-			return nil, fmt.Errorf("autograd: %s: axis %d out of range for shape %v", op, a, shape)
+			return nil, fmt.Errorf("autograd: %s: axis %d out of range for shape %v", op, ax, shape)
 		}
-		if seen[n] {
-			return nil, fmt.Errorf("autograd: %s: axis %d given twice for shape %v (axes %v)", op, a, shape, axes)
+		if seen[n] != 0 {
+			return nil, fmt.Errorf("autograd: %s: axis %d given twice for shape %v (axes %v)", op, ax, shape, axes)
 		}
-		seen[n] = true
+		seen[n] = 1
+		count++
 	}
-	out := make([]int, 0, len(axes))
+	out := a.intBuf(count)[:0]
 	for i, s := range seen {
-		if s {
+		if s != 0 {
 			out = append(out, i)
 		}
 	}
@@ -84,17 +86,18 @@ func normAxes(op string, axes []int, rank int, shape tensor.Shape) ([]int, error
 
 // keptShape is shape with the given axes set to 1: the shape a reduction's result has when its
 // axes are kept, and the shape its gradient broadcasts from.
-func keptShape(shape tensor.Shape, axes []int) tensor.Shape {
-	out := shape.Clone()
-	for _, a := range axes {
-		out[a] = 1
+func keptShape(a *Arena, shape tensor.Shape, axes []int) []int {
+	out := a.intBuf(len(shape))
+	copy(out, shape)
+	for _, ax := range axes {
+		out[ax] = 1
 	}
 	return out
 }
 
 // droppedShape is shape with the given (sorted) axes removed.
-func droppedShape(shape tensor.Shape, axes []int) tensor.Shape {
-	out := tensor.Shape{}
+func droppedShape(a *Arena, shape tensor.Shape, axes []int) []int {
+	out := a.intBuf(len(shape) - len(axes))[:0]
 	j := 0
 	for i, d := range shape {
 		if j < len(axes) && axes[j] == i {
@@ -106,26 +109,39 @@ func droppedShape(shape tensor.Shape, axes []int) tensor.Shape {
 	return out
 }
 
+// axis0 and spatialAxes are the reductions the gradients of biases take: over the rows of a
+// matrix, and over batch, height and width of an NHWC tensor. Kernels only read their
+// arguments, so shared slices spare an allocation per call.
+var (
+	axis0       = []int{0}
+	spatialAxes = []int{0, 1, 2}
+)
+
 // sumTo reduces g (of shape from) by summation to shape to, the inverse of broadcasting to
 // into from. It returns g itself when nothing was broadcast, which Backward allows.
-func sumTo(g *tensor.Tensor, to tensor.Shape) *tensor.Tensor {
+func sumTo(a *Arena, g *tensor.Tensor, to tensor.Shape) *tensor.Tensor {
 	from := g.Shape()
 	if from.Equal(to) {
 		return g
 	}
 	lead := len(from) - len(to)
-	var axes []int
+	n := 0
 	for i := range from {
-		j := i - lead
-		if j < 0 || (to[j] == 1 && from[i] != 1) {
-			axes = append(axes, i)
+		if j := i - lead; j < 0 || (to[j] == 1 && from[i] != 1) {
+			n++
 		}
 	}
-	out := tensor.Zeros(to...)
-	if len(axes) == 0 {
+	out := a.zeros(to...)
+	if n == 0 {
 		// Only leading axes of size 1 differ: same elements, new shape.
 		copy(out.Float32s(), g.Float32s())
 		return out
+	}
+	axes := a.intBuf(n)[:0]
+	for i := range from {
+		if j := i - lead; j < 0 || (to[j] == 1 && from[i] != 1) {
+			axes = append(axes, i)
+		}
 	}
 	Kernels().Reduce(backend.ReduceSum, g.Float32s(), from, axes, out.Float32s())
 	return out
@@ -133,8 +149,8 @@ func sumTo(g *tensor.Tensor, to tensor.Shape) *tensor.Tensor {
 
 // broadcastTo expands src (whose rank equals len(to), with 1 on every broadcast axis) to shape
 // to. Gradients of reductions need it; it is a strided copy, so a plain loop does.
-func broadcastTo(src *tensor.Tensor, to tensor.Shape) *tensor.Tensor {
-	out := tensor.Zeros(to...)
+func broadcastTo(a *Arena, src *tensor.Tensor, to tensor.Shape) *tensor.Tensor {
+	out := a.zeros(to...)
 	s, d := src.Float32s(), out.Float32s()
 	if len(d) == 0 {
 		return out
@@ -148,7 +164,7 @@ func broadcastTo(src *tensor.Tensor, to tensor.Shape) *tensor.Tensor {
 	from := src.Shape()
 	rank := len(to)
 	// Source stride per output axis; 0 where the source is broadcast.
-	stride := make([]int, rank)
+	stride := a.intBuf(rank)
 	acc := 1
 	for i := rank - 1; i >= 0; i-- {
 		if from[i] != 1 {
@@ -159,7 +175,7 @@ func broadcastTo(src *tensor.Tensor, to tensor.Shape) *tensor.Tensor {
 	// The innermost axis is walked in the loop body; the odometer covers the others.
 	inner := to[rank-1]
 	innerStride := stride[rank-1]
-	idx := make([]int, rank)
+	idx := a.intBuf(rank)
 	off := 0
 	for o := 0; o < len(d); o += inner {
 		row := d[o : o+inner]
@@ -186,11 +202,36 @@ func broadcastTo(src *tensor.Tensor, to tensor.Shape) *tensor.Tensor {
 
 // scaled returns g*s as a new tensor; backward functions never write into their incoming
 // gradient because Backward may hand the same tensor to several inputs.
-func scaled(g *tensor.Tensor, s float32) *tensor.Tensor {
-	out := tensor.Zeros(g.Shape()...)
+func scaled(a *Arena, g *tensor.Tensor, s float32) *tensor.Tensor {
+	out := a.zeros(g.Shape()...)
 	d := out.Float32s()
 	for i, v := range g.Float32s() {
 		d[i] = v * s
 	}
 	return out
+}
+
+// broadcastShape is the NumPy broadcast of x and y, written into dst when it fits (so a
+// caller's stack array holds it); ok is false when they do not broadcast.
+func broadcastShape(dst []int, x, y tensor.Shape) ([]int, bool) {
+	n := max(len(x), len(y))
+	out := dst[:0]
+	for i := 0; i < n; i++ {
+		dx, dy := 1, 1
+		if j := len(x) - n + i; j >= 0 {
+			dx = x[j]
+		}
+		if j := len(y) - n + i; j >= 0 {
+			dy = y[j]
+		}
+		switch {
+		case dx == dy || dy == 1:
+			out = append(out, dx)
+		case dx == 1:
+			out = append(out, dy)
+		default:
+			return nil, false
+		}
+	}
+	return out, true
 }

@@ -43,77 +43,80 @@ func reduce(name string, op backend.ReduceOp, x *Variable, axes []int, keepDims 
 	}
 	xv := x.value
 	xs := xv.Shape()
-	ax, err := normAxes(name, axes, len(xs), xs)
+	ar := x.arena
+	ax, err := normAxes(ar, name, axes, len(xs), xs)
 	if err != nil {
 		return Failed(err)
 	}
-	kept := keptShape(xs, ax)
+	kept := keptShape(ar, xs, ax)
 	// An output element over an empty axis has nothing to take the extreme of (a sum or mean
 	// over nothing is fine: 0 and NaN, as NumPy gives).
-	if (op == backend.ReduceMax || op == backend.ReduceMin) && kept.Size() > 0 {
+	if (op == backend.ReduceMax || op == backend.ReduceMin) && tensor.Shape(kept).Size() > 0 {
 		for _, a := range ax {
 			if xs[a] == 0 {
 				return opErrorf(name, "axis %d of shape %v is empty: no maximum or minimum", a, xs)
 			}
 		}
 	}
-	y := tensor.Zeros(kept...)
+	y := ar.zeros(kept...)
 	if len(ax) == 0 {
 		copy(y.Float32s(), xv.Float32s())
 	} else {
 		Kernels().Reduce(op, xv.Float32s(), xs, ax, y.Float32s())
 	}
-	outShape := kept
+	out := y
 	if !keepDims {
-		outShape = droppedShape(xs, ax)
+		out, _ = ar.reshape(y, droppedShape(ar, xs, ax)...)
 	}
-	out, _ := y.Reshape(outShape...)
-	inputs := []*Variable{x}
-	if !x.requiresGrad {
-		return Record(out, inputs, nil)
+	v, nd := ar.record(out, reduceGrad, x)
+	if nd != nil {
+		count := 1
+		for _, a := range ax {
+			count *= xs[a]
+		}
+		// y has the kept shape, which the gradient is viewed in to broadcast back.
+		nd.op, nd.vals[0], nd.saved[0], nd.ints, nd.n[0] = uint8(op), xv, y, ax, count
 	}
-	count := 1
-	for _, a := range ax {
-		count *= xs[a]
-	}
-	var bw BackwardFunc
-	switch op {
+	return v
+}
+
+// reduceGrad reads the op from op, x from vals[0], the result in its kept shape from saved[0],
+// the reduced axes from ints and how many elements each result summarises from n[0].
+func reduceGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	xv, y := nd.vals[0], nd.saved[0]
+	xs, kept := xv.Shape(), y.Shape()
+	switch op := backend.ReduceOp(nd.op); op {
 	case backend.ReduceSum, backend.ReduceMean:
-		bw = func(g *tensor.Tensor) []*tensor.Tensor {
-			gk, _ := g.Reshape(kept...)
-			dx := broadcastTo(gk, xs)
-			if op == backend.ReduceMean && count > 0 {
-				d := dx.Float32s()
-				s := 1 / float32(count)
-				for i := range d {
-					d[i] *= s
-				}
+		gk, _ := ar.reshape(g, kept...)
+		dx := broadcastTo(ar, gk, xs)
+		if count := nd.n[0]; op == backend.ReduceMean && count > 0 {
+			d := dx.Float32s()
+			s := 1 / float32(count)
+			for i := range d {
+				d[i] *= s
 			}
-			return []*tensor.Tensor{dx}
 		}
+		out[0] = dx
 	default:
-		bw = func(g *tensor.Tensor) []*tensor.Tensor {
-			// Where x equals its extreme, share g by the number of such positions.
-			k := Kernels()
-			hit := tensor.Zeros(xs...)
-			k.Binary(backend.Equal, xv.Float32s(), xs, y.Float32s(), kept, hit.Float32s(), xs)
-			ties := tensor.Zeros(kept...)
-			if len(ax) == 0 {
-				copy(ties.Float32s(), hit.Float32s())
-			} else {
-				k.Reduce(backend.ReduceSum, hit.Float32s(), xs, ax, ties.Float32s())
-			}
-			share := tensor.Zeros(kept...)
-			s, gs := share.Float32s(), g.Float32s()
-			for i, n := range ties.Float32s() {
-				if n > 0 {
-					s[i] = gs[i] / n
-				}
-			}
-			dx := tensor.Zeros(xs...)
-			k.Binary(backend.Mul, hit.Float32s(), xs, s, kept, dx.Float32s(), xs)
-			return []*tensor.Tensor{dx}
+		// Where x equals its extreme, share g by the number of such positions.
+		k := Kernels()
+		hit := ar.zeros(xs...)
+		k.Binary(backend.Equal, xv.Float32s(), xs, y.Float32s(), kept, hit.Float32s(), hit.Shape())
+		ties := ar.zeros(kept...)
+		if len(nd.ints) == 0 {
+			copy(ties.Float32s(), hit.Float32s())
+		} else {
+			k.Reduce(backend.ReduceSum, hit.Float32s(), xs, nd.ints, ties.Float32s())
 		}
+		share := ar.zeros(kept...)
+		s, gs := share.Float32s(), g.Float32s()
+		for i, n := range ties.Float32s() {
+			if n > 0 {
+				s[i] = gs[i] / n
+			}
+		}
+		dx := ar.zeros(xs...)
+		k.Binary(backend.Mul, hit.Float32s(), xs, s, kept, dx.Float32s(), dx.Shape())
+		out[0] = dx
 	}
-	return Record(out, inputs, bw)
 }

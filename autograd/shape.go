@@ -31,14 +31,21 @@ func reshape(name string, x *Variable, shape []int) *Variable {
 		return Failed(err)
 	}
 	xs := x.value.Shape()
-	out, err := x.value.Reshape(shape...)
+	ar := x.arena
+	out, err := ar.reshape(x.value, shape...)
 	if err != nil {
 		return opErrorf(name, "cannot reshape %v (%d elements) into %s", xs, xs.Size(), dims(shape))
 	}
-	return Record(out, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-		dx, _ := g.Reshape(xs...)
-		return []*tensor.Tensor{dx}
-	})
+	v, nd := ar.record(out, reshapeGrad, x)
+	if nd != nil {
+		nd.vals[0] = x.value
+	}
+	return v
+}
+
+// reshapeGrad views g in the shape of x (vals[0]).
+func reshapeGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	out[0], _ = ar.reshape(g, nd.vals[0].Shape()...)
 }
 
 // Flatten keeps axis 0 (the batch) and flattens the rest: [N, a, b, ...] becomes
@@ -51,7 +58,8 @@ func Flatten(x *Variable) *Variable {
 	if len(xs) == 0 {
 		return opErrorf("Flatten", "cannot flatten a scalar (shape ()): want rank >= 1")
 	}
-	return reshape("Flatten", x, []int{xs[0], xs[1:].Size()})
+	shape := [2]int{xs[0], xs[1:].Size()}
+	return reshape("Flatten", x, shape[:])
 }
 
 // Transpose permutes the axes of x: the result's axis i is x's axis perm[i]. With no perm it
@@ -63,8 +71,9 @@ func Transpose(x *Variable, perm ...int) *Variable {
 	xv := x.value
 	xs := xv.Shape()
 	r := len(xs)
+	ar := x.arena
 	if len(perm) == 0 {
-		perm = make([]int, r)
+		perm = ar.intBuf(r)
 		for i := range perm {
 			perm[i] = r - 1 - i
 		}
@@ -72,29 +81,36 @@ func Transpose(x *Variable, perm ...int) *Variable {
 	if len(perm) != r {
 		return opErrorf("Transpose", "permutation %v has %d axes for shape %v of rank %d", perm, len(perm), xs, r)
 	}
-	p := make([]int, r)
-	seen := make([]bool, r)
+	p := ar.intBuf(r)
+	seen := ar.intBuf(r)
 	for i, a := range perm {
 		n, err := tensor.Axis(a, r)
-		if err != nil || seen[n] {
+		if err != nil || seen[n] != 0 {
 			return opErrorf("Transpose", "%v is not a permutation of the axes of shape %v", perm, xs)
 		}
-		seen[n] = true
+		seen[n] = 1
 		p[i] = n
 	}
-	ys := make(tensor.Shape, r)
-	inv := make([]int, r)
+	ys := ar.intBuf(r)
+	inv := ar.intBuf(r)
 	for i, a := range p {
 		ys[i] = xs[a]
 		inv[a] = i
 	}
-	y := tensor.Zeros(ys...)
+	y := ar.zeros(ys...)
 	Kernels().Transpose(xv.Float32s(), xs, p, y.Float32s())
-	return Record(y, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-		dx := tensor.Zeros(xs...)
-		Kernels().Transpose(g.Float32s(), ys, inv, dx.Float32s())
-		return []*tensor.Tensor{dx}
-	})
+	v, nd := ar.record(y, transposeGrad, x)
+	if nd != nil {
+		nd.vals[0], nd.ints = xv, inv
+	}
+	return v
+}
+
+// transposeGrad permutes g back with the inverse permutation (ints) into x's shape (vals[0]).
+func transposeGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	dx := ar.zeros(nd.vals[0].Shape()...)
+	Kernels().Transpose(g.Float32s(), g.Shape(), nd.ints, dx.Float32s())
+	out[0] = dx
 }
 
 // split3 views a shape as outer × axis × inner, the layout every single-axis copy walks.
@@ -117,24 +133,36 @@ func Slice(x *Variable, axis, start, end int) *Variable {
 	if start < 0 || end > xs[a] || start > end {
 		return opErrorf("Slice", "range [%d:%d] out of bounds for axis %d of shape %v (size %d)", start, end, axis, xs, xs[a])
 	}
-	ys := xs.Clone()
+	ar := x.arena
+	ys := ar.intBuf(len(xs))
+	copy(ys, xs)
 	ys[a] = end - start
 	outer, inner := split3(xs, a)
 	n := xs[a]
 	m := end - start
-	y := tensor.Zeros(ys...)
+	y := ar.zeros(ys...)
 	src, dst := xv.Float32s(), y.Float32s()
 	for o := 0; o < outer; o++ {
 		copy(dst[o*m*inner:(o+1)*m*inner], src[(o*n+start)*inner:(o*n+end)*inner])
 	}
-	return Record(y, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-		dx := tensor.Zeros(xs...)
-		d, gs := dx.Float32s(), g.Float32s()
-		for o := 0; o < outer; o++ {
-			copy(d[(o*n+start)*inner:(o*n+end)*inner], gs[o*m*inner:(o+1)*m*inner])
-		}
-		return []*tensor.Tensor{dx}
-	})
+	v, nd := ar.record(y, sliceGrad, x)
+	if nd != nil {
+		nd.vals[0] = xv
+		nd.n = [6]int{outer, inner, n, start, end}
+	}
+	return v
+}
+
+// sliceGrad reads x from vals[0] and outer, inner, the axis's size, start and end from n.
+func sliceGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	outer, inner, n, start, end := nd.n[0], nd.n[1], nd.n[2], nd.n[3], nd.n[4]
+	m := end - start
+	dx := ar.zeros(nd.vals[0].Shape()...)
+	d, gs := dx.Float32s(), g.Float32s()
+	for o := 0; o < outer; o++ {
+		copy(d[(o*n+start)*inner:(o*n+end)*inner], gs[o*m*inner:(o+1)*m*inner])
+	}
+	out[0] = dx
 }
 
 // Concat joins xs along axis (negative counts from the end); every other axis must match.
@@ -151,7 +179,8 @@ func Concat(axis int, xs ...*Variable) *Variable {
 	if err != nil {
 		return opErrorf("Concat", "axis %d out of range for shape %v", axis, first)
 	}
-	sizes := make([]int, len(xs))
+	ar := arenaOf(xs...)
+	sizes := ar.intBuf(len(xs))
 	total := 0
 	for i, v := range xs {
 		s := v.value.Shape()
@@ -166,10 +195,11 @@ func Concat(axis int, xs ...*Variable) *Variable {
 		sizes[i] = s[a]
 		total += s[a]
 	}
-	ys := first.Clone()
+	ys := ar.intBuf(r)
+	copy(ys, first)
 	ys[a] = total
 	outer, inner := split3(ys, a)
-	y := tensor.Zeros(ys...)
+	y := ar.zeros(ys...)
 	dst := y.Float32s()
 	off := 0 // start of input i's band along axis
 	for i, v := range xs {
@@ -180,25 +210,32 @@ func Concat(axis int, xs ...*Variable) *Variable {
 		}
 		off += m
 	}
-	inputs := append([]*Variable(nil), xs...)
-	return Record(y, inputs, func(g *tensor.Tensor) []*tensor.Tensor {
-		out := make([]*tensor.Tensor, len(inputs))
-		gs := g.Float32s()
-		off := 0
-		for i, v := range inputs {
-			m := sizes[i]
-			if NeedsGrad(inputs, i) {
-				dx := tensor.Zeros(v.value.Shape()...)
-				d := dx.Float32s()
-				for o := 0; o < outer; o++ {
-					copy(d[o*m*inner:(o+1)*m*inner], gs[(o*total+off)*inner:(o*total+off+m)*inner])
-				}
-				out[i] = dx
+	v, nd := ar.record(y, concatGrad, xs...)
+	if nd != nil {
+		nd.ints = sizes
+		nd.n[0], nd.n[1], nd.n[2] = outer, inner, total
+	}
+	return v
+}
+
+// concatGrad reads each input's size along the axis from ints and outer, inner and the total
+// size from n.
+func concatGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	outer, inner, total := nd.n[0], nd.n[1], nd.n[2]
+	gs := g.Float32s()
+	off := 0
+	for i, v := range nd.inputs {
+		m := nd.ints[i]
+		if NeedsGrad(nd.inputs, i) {
+			dx := ar.zeros(v.value.Shape()...)
+			d := dx.Float32s()
+			for o := 0; o < outer; o++ {
+				copy(d[o*m*inner:(o+1)*m*inner], gs[(o*total+off)*inner:(o*total+off+m)*inner])
 			}
-			off += m
+			out[i] = dx
 		}
-		return out
-	})
+		off += m
+	}
 }
 
 // Stack joins equally shaped xs along a new axis (in [-(rank+1), rank]).
@@ -219,11 +256,12 @@ func Stack(axis int, xs ...*Variable) *Variable {
 			return opErrorf("Stack", "input %d has shape %v, input 0 has %v: want equal shapes", i, s, first)
 		}
 	}
-	withAxis := make([]int, 0, len(first)+1)
+	ar := arenaOf(xs...)
+	withAxis := ar.intBuf(len(first) + 1)[:0]
 	withAxis = append(withAxis, first[:a]...)
 	withAxis = append(withAxis, 1)
 	withAxis = append(withAxis, first[a:]...)
-	parts := make([]*Variable, len(xs))
+	parts := ar.varSlice(xs...)
 	for i, v := range xs {
 		parts[i] = reshape("Stack", v, withAxis)
 	}

@@ -28,7 +28,7 @@ func softmaxAlong(name string, logOut bool, x *Variable, axis int) *Variable {
 	if a == last {
 		return softmaxLast(logOut, x)
 	}
-	perm := make([]int, len(xs))
+	perm := x.arena.intBuf(len(xs))
 	for i := range perm {
 		perm[i] = i
 	}
@@ -47,7 +47,8 @@ func softmaxLast(logOut bool, x *Variable) *Variable {
 	if cols > 0 {
 		rows = xs.Size() / cols
 	}
-	y := tensor.Zeros(xs...)
+	ar := x.arena
+	y := ar.zeros(xs...)
 	if rows > 0 {
 		if logOut {
 			Kernels().LogSoftmax(rows, cols, x.value.Float32s(), y.Float32s())
@@ -55,17 +56,31 @@ func softmaxLast(logOut bool, x *Variable) *Variable {
 			Kernels().Softmax(rows, cols, x.value.Float32s(), y.Float32s())
 		}
 	}
-	return Record(y, []*Variable{x}, func(g *tensor.Tensor) []*tensor.Tensor {
-		dx := tensor.Zeros(xs...)
-		if rows > 0 {
-			if logOut {
-				Kernels().LogSoftmaxBackward(rows, cols, y.Float32s(), g.Float32s(), dx.Float32s())
-			} else {
-				Kernels().SoftmaxBackward(rows, cols, y.Float32s(), g.Float32s(), dx.Float32s())
-			}
+	v, nd := ar.record(y, softmaxGrad, x)
+	if nd != nil {
+		nd.out, nd.flag = y, logOut
+	}
+	return v
+}
+
+// softmaxGrad reads the output from out and whether it is LogSoftmax from flag.
+func softmaxGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	y := nd.out
+	ys := y.Shape()
+	cols := ys[len(ys)-1]
+	rows := 0
+	if cols > 0 {
+		rows = ys.Size() / cols
+	}
+	dx := ar.zeros(ys...)
+	if rows > 0 {
+		if nd.flag {
+			Kernels().LogSoftmaxBackward(rows, cols, y.Float32s(), g.Float32s(), dx.Float32s())
+		} else {
+			Kernels().SoftmaxBackward(rows, cols, y.Float32s(), g.Float32s(), dx.Float32s())
 		}
-		return []*tensor.Tensor{dx}
-	})
+	}
+	out[0] = dx
 }
 
 // SoftmaxCrossEntropy is the fused softmax and categorical cross-entropy over the last axis:
@@ -87,11 +102,12 @@ func SoftmaxCrossEntropy(logits, target *Variable) *Variable {
 	}
 	cols := ls[len(ls)-1]
 	rows := ls[:len(ls)-1].Size()
-	logp := tensor.Zeros(rows, cols)
+	ar := arenaOf(logits, target)
+	logp := ar.zeros(rows, cols)
 	if rows > 0 && cols > 0 {
 		Kernels().LogSoftmax(rows, cols, logits.value.Float32s(), logp.Float32s())
 	}
-	loss := tensor.Zeros(ls[:len(ls)-1]...)
+	loss := ar.zeros(ls[:len(ls)-1]...)
 	lp, tv, lv := logp.Float32s(), target.value.Float32s(), loss.Float32s()
 	for r := 0; r < rows; r++ {
 		var s float64
@@ -102,42 +118,52 @@ func SoftmaxCrossEntropy(logits, target *Variable) *Variable {
 		}
 		lv[r] = float32(s)
 	}
-	inputs := []*Variable{logits, target}
-	return Record(loss, inputs, func(g *tensor.Tensor) []*tensor.Tensor {
-		out := make([]*tensor.Tensor, 2)
-		gs := g.Float32s()
-		if NeedsGrad(inputs, 0) {
-			dl := tensor.Zeros(ls...)
-			d := dl.Float32s()
-			for r := 0; r < rows; r++ {
-				var ts float32
-				for c := r * cols; c < (r+1)*cols; c++ {
-					ts += tv[c]
-				}
-				for c := r * cols; c < (r+1)*cols; c++ {
-					d[c] = gs[r] * (float32(math.Exp(float64(lp[c])))*ts - tv[c])
-				}
-			}
-			out[0] = dl
-		}
-		if NeedsGrad(inputs, 1) {
-			dt := tensor.Zeros(ts...)
-			d := dt.Float32s()
-			for r := 0; r < rows; r++ {
-				for c := r * cols; c < (r+1)*cols; c++ {
-					d[c] = -gs[r] * lp[c]
-				}
-			}
-			out[1] = dt
-		}
-		return out
-	})
+	v, nd := ar.record(loss, softmaxCrossEntropyGrad, logits, target)
+	if nd != nil {
+		nd.saved[0], nd.vals[1] = logp, target.value
+		nd.n[0], nd.n[1] = rows, cols
+	}
+	return v
 }
 
-// labelsOf reads class labels (int64, int32, uint8, or float32 holding whole numbers) as ints.
-func labelsOf(name, what string, t *tensor.Tensor) ([]int64, error) {
-	n := t.Len()
-	out := make([]int64, n)
+// softmaxCrossEntropyGrad reads the log-probabilities from saved[0], the target from vals[1]
+// and rows, cols from n.
+func softmaxCrossEntropyGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	lp, tv := nd.saved[0].Float32s(), nd.vals[1].Float32s()
+	rows, cols := nd.n[0], nd.n[1]
+	gs := g.Float32s()
+	if NeedsGrad(nd.inputs, 0) {
+		dl := ar.zeros(nd.inputs[0].value.Shape()...)
+		d := dl.Float32s()
+		for r := 0; r < rows; r++ {
+			var ts float32
+			for c := r * cols; c < (r+1)*cols; c++ {
+				ts += tv[c]
+			}
+			for c := r * cols; c < (r+1)*cols; c++ {
+				d[c] = gs[r] * (float32(math.Exp(float64(lp[c])))*ts - tv[c])
+			}
+		}
+		out[0] = dl
+	}
+	if NeedsGrad(nd.inputs, 1) {
+		dt := ar.zeros(nd.vals[1].Shape()...)
+		d := dt.Float32s()
+		for r := 0; r < rows; r++ {
+			for c := r * cols; c < (r+1)*cols; c++ {
+				d[c] = -gs[r] * lp[c]
+			}
+		}
+		out[1] = dt
+	}
+}
+
+// labelsOf reads class labels (int64, int32, uint8, or float32 holding whole numbers) as ints,
+// into a's scratch.
+func labelsOf(a *Arena, name, what string, t *tensor.Tensor) ([]int64, error) {
+	// A copy even of int64 labels: backward reads them later, and the caller's tensor may
+	// change in between.
+	out := a.int64Buf(t.Len())
 	switch t.DType() {
 	case tensor.Int64:
 		copy(out, t.Int64s())
@@ -182,7 +208,8 @@ func SparseSoftmaxCrossEntropy(logits *Variable, labels *tensor.Tensor) *Variabl
 	if !((len(lbs) == 1 && lbs[0] == rows) || (len(lbs) == 2 && lbs[0] == rows && lbs[1] == 1)) {
 		return opErrorf(name, "labels have shape %v for logits %v, want (%d,) or (%d, 1)", lbs, ls, rows, rows)
 	}
-	idx, err := labelsOf(name, "label", labels)
+	ar := logits.arena
+	idx, err := labelsOf(ar, name, "label", labels)
 	if err != nil {
 		return Failed(err)
 	}
@@ -191,27 +218,38 @@ func SparseSoftmaxCrossEntropy(logits *Variable, labels *tensor.Tensor) *Variabl
 			return opErrorf(name, "label %d in row %d is out of range for %d classes", c, r, cols)
 		}
 	}
-	logp := tensor.Zeros(rows, cols)
+	logp := ar.zeros(rows, cols)
 	if rows > 0 {
 		Kernels().LogSoftmax(rows, cols, logits.value.Float32s(), logp.Float32s())
 	}
-	loss := tensor.Zeros(rows)
+	loss := ar.zeros(rows)
 	lp, lv := logp.Float32s(), loss.Float32s()
 	for r, c := range idx {
 		lv[r] = -lp[r*cols+int(c)]
 	}
-	return Record(loss, []*Variable{logits}, func(g *tensor.Tensor) []*tensor.Tensor {
-		dl := tensor.Zeros(ls...)
-		d, gs := dl.Float32s(), g.Float32s()
-		for r, c := range idx {
-			row := d[r*cols : (r+1)*cols]
-			for j := range row {
-				row[j] = gs[r] * float32(math.Exp(float64(lp[r*cols+j])))
-			}
-			row[c] -= gs[r]
+	v, nd := ar.record(loss, sparseSoftmaxCrossEntropyGrad, logits)
+	if nd != nil {
+		nd.saved[0], nd.idx = logp, idx
+	}
+	return v
+}
+
+// sparseSoftmaxCrossEntropyGrad reads the log-probabilities from saved[0] and the labels from
+// idx.
+func sparseSoftmaxCrossEntropyGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	logp := nd.saved[0]
+	cols := logp.Shape()[1]
+	lp := logp.Float32s()
+	dl := ar.zeros(logp.Shape()...)
+	d, gs := dl.Float32s(), g.Float32s()
+	for r, c := range nd.idx {
+		row := d[r*cols : (r+1)*cols]
+		for j := range row {
+			row[j] = gs[r] * float32(math.Exp(float64(lp[r*cols+j])))
 		}
-		return []*tensor.Tensor{dl}
-	})
+		row[c] -= gs[r]
+	}
+	out[0] = dl
 }
 
 // SigmoidCrossEntropy is the element-wise binary cross-entropy of sigmoid(logits) against
@@ -228,34 +266,40 @@ func SigmoidCrossEntropy(logits, target *Variable) *Variable {
 		return opErrorf(name, "logits %v and target %v: want the same shape", ls, ts)
 	}
 	xv, tv := logits.value.Float32s(), target.value.Float32s()
-	loss := tensor.Zeros(ls...)
+	ar := arenaOf(logits, target)
+	loss := ar.zeros(ls...)
 	lv := loss.Float32s()
 	for i, x := range xv {
 		xf, t := float64(x), float64(tv[i])
 		lv[i] = float32(math.Max(xf, 0) - xf*t + math.Log1p(math.Exp(-math.Abs(xf))))
 	}
-	inputs := []*Variable{logits, target}
-	return Record(loss, inputs, func(g *tensor.Tensor) []*tensor.Tensor {
-		out := make([]*tensor.Tensor, 2)
-		gs := g.Float32s()
-		if NeedsGrad(inputs, 0) {
-			dx := tensor.Zeros(ls...)
-			d := dx.Float32s()
-			for i, x := range xv {
-				d[i] = gs[i] * (float32(sigmoid(float64(x))) - tv[i])
-			}
-			out[0] = dx
+	v, nd := ar.record(loss, sigmoidCrossEntropyGrad, logits, target)
+	if nd != nil {
+		nd.vals[0], nd.vals[1] = logits.value, target.value
+	}
+	return v
+}
+
+// sigmoidCrossEntropyGrad reads the logits and the target from vals.
+func sigmoidCrossEntropyGrad(ar *Arena, nd *node, g *tensor.Tensor, out []*tensor.Tensor) {
+	xv, tv := nd.vals[0].Float32s(), nd.vals[1].Float32s()
+	gs := g.Float32s()
+	if NeedsGrad(nd.inputs, 0) {
+		dx := ar.zeros(nd.vals[0].Shape()...)
+		d := dx.Float32s()
+		for i, x := range xv {
+			d[i] = gs[i] * (float32(sigmoid(float64(x))) - tv[i])
 		}
-		if NeedsGrad(inputs, 1) {
-			dt := tensor.Zeros(ts...)
-			d := dt.Float32s()
-			for i, x := range xv {
-				d[i] = -gs[i] * x
-			}
-			out[1] = dt
+		out[0] = dx
+	}
+	if NeedsGrad(nd.inputs, 1) {
+		dt := ar.zeros(nd.vals[1].Shape()...)
+		d := dt.Float32s()
+		for i, x := range xv {
+			d[i] = -gs[i] * x
 		}
-		return out
-	})
+		out[1] = dt
+	}
 }
 
 // sigmoid never evaluates e**x for large positive x, which would overflow.

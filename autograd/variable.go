@@ -4,6 +4,10 @@
 // those nodes in reverse topological order, accumulates gradients into the leaves, and drops
 // the graph so activations are freed.
 //
+// A computation that repeats (a training step) can run in an Arena, which recycles the
+// tensors, variables and graph of one step for the next, so that a steady step allocates
+// nothing; see Arena.
+//
 // Ops never panic on bad shapes. Like bufio.Scanner, a failed op returns a Variable that
 // carries the error; every op given such a Variable passes the error on, so user code (a
 // custom layer or loss) composes ops freely and checks Err once at the end.
@@ -12,6 +16,7 @@ package autograd
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/deepframe/deepframe/backend"
 	"github.com/deepframe/deepframe/tensor"
@@ -30,16 +35,45 @@ type Variable struct {
 	err      error
 	// Name labels the variable in error messages (parameters carry their weight's name).
 	Name string
+	// arena is where ops on v allocate (nil: the heap).
+	arena *Arena
+	// visit is the Backward pass that last reached v and slot its place in that pass's
+	// order: marks on the variables themselves replace a visited set and a gradient map.
+	visit uint64
+	slot  int
 }
 
 // BackwardFunc maps the gradient of an op's output to the gradients of its inputs, one per
 // input in order. An entry may be nil when that input needs no gradient (see NeedsGrad).
 type BackwardFunc func(grad *tensor.Tensor) []*tensor.Tensor
 
+// node records how an op's output was computed. Ops made with Record keep a BackwardFunc
+// closure; this package's own ops keep a plain function and the few values it reads in the
+// fields below, so recording one allocates nothing beyond what an arena recycles.
 type node struct {
 	inputs   []*Variable
 	backward BackwardFunc
+	grad     gradFunc
+
+	// What the package's grad functions read; each op documents the fields it sets.
+	out    *tensor.Tensor    // the op's output (derivatives read off it)
+	vals   [3]*tensor.Tensor // input values as the forward pass saw them
+	saved  [3]*tensor.Tensor // intermediates: log-probabilities, masks, statistics
+	op     uint8             // the variant: a BinaryOp, UnaryOp, ReduceOp or Activation
+	flag   bool              // logOut for softmax, training for batch norm
+	scalar [2]float32        // alpha, a scalar factor, clip bounds
+	n      [6]int            // sizes and positions
+	ints   []int             // axes, permutations, sizes
+	idx    []int64           // class labels, embedding ids
+	argmax []int32           // max pooling's winners
+	conv   backend.Conv2DParams
+	pool   backend.Pool2DParams
 }
+
+// gradFunc writes into out (one entry per input, all nil on entry) the gradients of the
+// inputs that need one, given g, the gradient of the node's output. New tensors come from a
+// (nil: the heap). An entry may be g itself or a view of it: Backward never writes into it.
+type gradFunc func(a *Arena, n *node, g *tensor.Tensor, out []*tensor.Tensor)
 
 // NewVariable wraps t as a leaf. Parameters are leaves with requiresGrad true.
 func NewVariable(t *tensor.Tensor, requiresGrad bool) *Variable {
@@ -143,8 +177,13 @@ func FirstErr(vs ...*Variable) error {
 // Record builds the output of an op: value out, computed from inputs, with the given backward.
 // It records a node only when some input requires a gradient, so inference keeps no graph and
 // no activations. Custom ops written outside this package use it too.
+//
+// The output belongs to the arena of the first input that has one, like every op's. The
+// closure is the caller's own allocation; ops that run every training step are cheaper
+// written inside this package.
 func Record(out *tensor.Tensor, inputs []*Variable, backward BackwardFunc) *Variable {
-	v := &Variable{value: out}
+	a := arenaOf(inputs...)
+	v := a.result(out)
 	for _, in := range inputs {
 		if in.requiresGrad {
 			v.requiresGrad = true
@@ -152,7 +191,9 @@ func Record(out *tensor.Tensor, inputs []*Variable, backward BackwardFunc) *Vari
 		}
 	}
 	if v.requiresGrad && backward != nil {
-		v.node = &node{inputs: inputs, backward: backward}
+		n := a.newNode()
+		n.inputs, n.backward = inputs, backward
+		v.node = n
 	}
 	return v
 }
@@ -169,7 +210,7 @@ func (v *Variable) Backward() error {
 	if v.value.Len() != 1 {
 		return fmt.Errorf("autograd: Backward of a %v value needs an explicit gradient (use BackwardWith)", v.value.Shape())
 	}
-	return v.BackwardWith(tensor.Full(1, v.value.Shape()...))
+	return v.BackwardWith(v.arena.full(1, v.value.Shape()...))
 }
 
 // BackwardWith runs backward from v seeded with grad, which must have v's shape. The graph
@@ -187,23 +228,24 @@ func (v *Variable) BackwardWith(grad *tensor.Tensor) error {
 	if !v.requiresGrad {
 		return errors.New("autograd: Backward of a value that depends on no variable requiring a gradient")
 	}
-	order := topoOrder(v)
+	a := v.arena
+	order := topoOrder(a, v)
 	// Refuse before touching any gradient, so a failed call leaves them as they were.
 	for _, n := range order {
 		if n.released {
 			return errors.New("autograd: Backward through a graph that an earlier Backward already released (run the forward pass again)")
 		}
 	}
-	grads := make(map[*Variable]*tensor.Tensor, len(order))
-	// Backward functions may return their incoming gradient itself (Add does), so the same
-	// tensor can stand for several inputs; a sum is written only into a buffer owned here.
-	owned := make(map[*Variable]bool, len(order))
-	grads[v] = grad
+	// grads[i] is the gradient reaching order[i] so far. Backward functions may return their
+	// incoming gradient itself (Add does), so the same tensor can stand for several inputs;
+	// a sum is written only into a buffer owned here (owned[i]).
+	grads, owned := a.backwardScratch(len(order))
+	defer a.releaseScratch()
+	grads[v.slot] = grad
 	for i := len(order) - 1; i >= 0; i-- {
 		n := order[i]
-		g := grads[n]
-		delete(grads, n)
-		delete(owned, n)
+		g := grads[i]
+		grads[i] = nil
 		if g == nil {
 			continue
 		}
@@ -213,11 +255,18 @@ func (v *Variable) BackwardWith(grad *tensor.Tensor) error {
 			}
 			continue
 		}
-		inGrads := n.node.backward(g)
-		if len(inGrads) != len(n.node.inputs) {
-			return fmt.Errorf("autograd: backward returned %d gradients for %d inputs", len(inGrads), len(n.node.inputs))
+		nd := n.node
+		var inGrads []*tensor.Tensor
+		if nd.grad != nil {
+			inGrads = a.inGradScratch(len(nd.inputs))
+			nd.grad(n.arena, nd, g, inGrads)
+		} else {
+			inGrads = nd.backward(g)
+			if len(inGrads) != len(nd.inputs) {
+				return fmt.Errorf("autograd: backward returned %d gradients for %d inputs", len(inGrads), len(nd.inputs))
+			}
 		}
-		for j, in := range n.node.inputs {
+		for j, in := range nd.inputs {
 			ig := inGrads[j]
 			if ig == nil || !in.requiresGrad {
 				continue
@@ -225,21 +274,63 @@ func (v *Variable) BackwardWith(grad *tensor.Tensor) error {
 			if !ig.Shape().Equal(in.value.Shape()) {
 				return fmt.Errorf("autograd: gradient of shape %v for an input of shape %v", ig.Shape(), in.value.Shape())
 			}
-			if prev, ok := grads[in]; ok {
-				if !owned[in] {
-					prev = prev.Clone()
-					grads[in], owned[in] = prev, true
+			k := in.slot
+			if prev := grads[k]; prev != nil {
+				if !owned[k] {
+					prev = a.clone(prev)
+					grads[k], owned[k] = prev, true
 				}
 				addInto(prev, ig)
 			} else {
-				grads[in] = ig
+				grads[k] = ig
 			}
 		}
-		// Release the closure and its saved activations: the graph is used once.
+		// Release the node and what it saved: the graph is used once.
 		n.node = nil
 		n.released = true
 	}
 	return nil
+}
+
+// backwardScratch returns the gradient table and its ownership flags for a pass over n
+// variables, from a's scratch when there is an arena.
+func (a *Arena) backwardScratch(n int) ([]*tensor.Tensor, []bool) {
+	if a == nil {
+		return make([]*tensor.Tensor, n), make([]bool, n)
+	}
+	a.grads = grow(a.grads, n)
+	a.owned = grow(a.owned, n)
+	return a.grads, a.owned
+}
+
+// releaseScratch drops the references Backward's scratch holds, so the arena does not keep
+// a finished graph reachable through them.
+func (a *Arena) releaseScratch() {
+	if a == nil {
+		return
+	}
+	clear(a.grads)
+	clear(a.order)
+	clear(a.inGrad)
+}
+
+// inGradScratch is the slice a node's grad function fills, cleared.
+func (a *Arena) inGradScratch(n int) []*tensor.Tensor {
+	if a == nil {
+		return make([]*tensor.Tensor, n)
+	}
+	a.inGrad = grow(a.inGrad, n)
+	return a.inGrad
+}
+
+// grow returns s resized to n zeroed elements, reallocating only when its capacity is short.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 func (v *Variable) accumulate(g *tensor.Tensor) error {
@@ -263,30 +354,45 @@ func addInto(dst, src *tensor.Tensor) {
 	}
 }
 
+// passes numbers Backward passes, so a variable's visit mark says whether the current pass
+// has reached it.
+var passes atomic.Uint64
+
+type topoFrame struct {
+	v    *Variable
+	next int
+}
+
 // topoOrder lists the variables v depends on (through nodes that require gradients) so that
-// every variable comes after all of its inputs. It is iterative: deep networks would overflow
-// a recursive walk's stack only in theory, but long unrolled graphs do not.
-func topoOrder(v *Variable) []*Variable {
+// every variable comes after all of its inputs, and records each one's position in its slot.
+// It is iterative: deep networks would overflow a recursive walk's stack only in theory, but
+// long unrolled graphs do not. With an arena it reuses the arena's scratch.
+func topoOrder(a *Arena, v *Variable) []*Variable {
+	pass := passes.Add(1)
 	var order []*Variable
-	seen := map[*Variable]bool{v: true}
-	type frame struct {
-		v    *Variable
-		next int
+	var stack []topoFrame
+	if a != nil {
+		order, stack = a.order[:0], a.stack[:0]
 	}
-	stack := []frame{{v: v}}
+	v.visit = pass
+	stack = append(stack, topoFrame{v: v})
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
 		if top.v.node != nil && top.next < len(top.v.node.inputs) {
 			in := top.v.node.inputs[top.next]
 			top.next++
-			if in.requiresGrad && !seen[in] {
-				seen[in] = true
-				stack = append(stack, frame{v: in})
+			if in.requiresGrad && in.visit != pass {
+				in.visit = pass
+				stack = append(stack, topoFrame{v: in})
 			}
 			continue
 		}
+		top.v.slot = len(order)
 		order = append(order, top.v)
 		stack = stack[:len(stack)-1]
+	}
+	if a != nil {
+		a.order, a.stack = order, stack
 	}
 	return order
 }

@@ -69,7 +69,7 @@ func (e *OneHotEncoder) SetDropLast(v bool) *OneHotEncoder { e.dropLast.Set(v); 
 func (e *OneHotEncoder) SetHandleInvalid(v string) *OneHotEncoder { e.handleInvalid.Set(v); return e }
 
 // Fit learns the number of categories of every input column.
-func (e *OneHotEncoder) Fit(ctx context.Context, df *frame.DataFrame) (ml.Transformer, error) {
+func (e *OneHotEncoder) Fit(ctx context.Context, df *frame.DataFrame) (ml.Model, error) {
 	return e.FitModel(ctx, df)
 }
 
@@ -292,3 +292,6 @@ func init() {
 		return m, nil
 	})
 }
+
+// Save writes the fitted model as a bundle at path (see ml.Save).
+func (m *OneHotEncoderModel) Save(path string) error { return ml.Save(m, path) }

@@ -111,7 +111,7 @@ func (s *StandardScaler) SetWithMean(v bool) *StandardScaler { s.withMean.Set(v)
 func (s *StandardScaler) SetWithStd(v bool) *StandardScaler { s.withStd.Set(v); return s }
 
 // Fit computes each feature's mean and sample standard deviation.
-func (s *StandardScaler) Fit(ctx context.Context, df *frame.DataFrame) (ml.Transformer, error) {
+func (s *StandardScaler) Fit(ctx context.Context, df *frame.DataFrame) (ml.Model, error) {
 	return s.FitModel(ctx, df)
 }
 
@@ -289,7 +289,7 @@ func (s *MinMaxScaler) SetMin(v float64) *MinMaxScaler { s.min.Set(v); return s 
 func (s *MinMaxScaler) SetMax(v float64) *MinMaxScaler { s.max.Set(v); return s }
 
 // Fit finds each feature's minimum and maximum.
-func (s *MinMaxScaler) Fit(ctx context.Context, df *frame.DataFrame) (ml.Transformer, error) {
+func (s *MinMaxScaler) Fit(ctx context.Context, df *frame.DataFrame) (ml.Model, error) {
 	return s.FitModel(ctx, df)
 }
 
@@ -449,3 +449,9 @@ func init() {
 		return loadParams(newMinMaxScalerModel(uid, d.OriginalMin, d.OriginalMax), params)
 	})
 }
+
+// Save writes the fitted model as a bundle at path (see ml.Save).
+func (m *StandardScalerModel) Save(path string) error { return ml.Save(m, path) }
+
+// Save writes the fitted model as a bundle at path (see ml.Save).
+func (m *MinMaxScalerModel) Save(path string) error { return ml.Save(m, path) }

@@ -89,7 +89,7 @@ func (s *StringIndexer) SetStringOrderType(v string) *StringIndexer {
 }
 
 // Fit counts the labels of each input column.
-func (s *StringIndexer) Fit(ctx context.Context, df *frame.DataFrame) (ml.Transformer, error) {
+func (s *StringIndexer) Fit(ctx context.Context, df *frame.DataFrame) (ml.Model, error) {
 	return s.FitModel(ctx, df)
 }
 
@@ -421,3 +421,6 @@ func init() {
 	})
 	ml.Register("StringIndexerModel", loadStringIndexerModel)
 }
+
+// Save writes the fitted model as a bundle at path (see ml.Save).
+func (m *StringIndexerModel) Save(path string) error { return ml.Save(m, path) }

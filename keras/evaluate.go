@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/deepframe/deepframe/autograd"
-	"github.com/deepframe/deepframe/layers"
 	"github.com/deepframe/deepframe/tensor"
 )
 
@@ -82,26 +81,14 @@ func (m *Model) evaluate(ctx context.Context, g *graph, c *compiled, data Datase
 		if err := checkBatchRows(x, y, len(rows)); err != nil {
 			return nil, fmt.Errorf("keras: evaluate: %w", err)
 		}
-		ins := make([]*autograd.Variable, len(x))
-		for i, t := range x {
-			ins[i] = autograd.Constant(t)
-		}
-		outs, err := m.Call(&layers.Context{}, ins)
+		k := float64(len(rows))
+		v, out0, err := m.evaluateBatch(g, c, x, y, outSums, k)
 		if err != nil {
 			return nil, err
 		}
-		total, per, err := m.lossOf(g, c, y, outs, nil)
-		if err != nil {
-			return nil, fmt.Errorf("keras: evaluate: %w", err)
-		}
-		v, _ := total.Item()
-		k := float64(len(rows))
 		lossSum += v * k
-		for i, p := range per {
-			outSums[i] += p * k
-		}
 		for _, mt := range c.metrics {
-			if err := mt.Update(y[0], outs[0].Value()); err != nil {
+			if err := mt.Update(y[0], out0); err != nil {
 				return nil, fmt.Errorf("keras: evaluate: metric %s: %w", mt.Name(), err)
 			}
 		}
@@ -120,6 +107,37 @@ func (m *Model) evaluate(ctx context.Context, g *graph, c *compiled, data Datase
 		res[mt.Name()] = mt.Result()
 	}
 	return res, nil
+}
+
+// evaluateBatch runs one batch in inference mode. It returns the batch's loss and, when there
+// are metrics to feed, the first output in a tensor of its own (metrics may keep what they are
+// given, and the arena recycles its buffers); with several outputs it adds each output's loss,
+// times k, into outSums.
+func (m *Model) evaluateBatch(g *graph, c *compiled, x, y []*tensor.Tensor, outSums []float64, k float64) (float64, *tensor.Tensor, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	p := g.getPass()
+	defer g.putPass(p)
+	for i, t := range x {
+		p.ins[i] = p.arena.Constant(t)
+	}
+	outs, _, err := g.forwardLogits(&p.ctx, m.name, p.ins, false, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	total, per, err := m.lossOf(g, c, y, outs, nil, p.outLoss)
+	if err != nil {
+		return 0, nil, fmt.Errorf("keras: evaluate: %w", err)
+	}
+	v, _ := total.Item()
+	for i, l := range per {
+		outSums[i] += l * k
+	}
+	var out0 *tensor.Tensor
+	if len(c.metrics) > 0 {
+		out0 = outs[0].Value().Clone()
+	}
+	return v, out0, nil
 }
 
 // weightPenalty is the sum of the weight regularizers' penalties at the current weights.
@@ -205,42 +223,57 @@ func (m *Model) PredictInputs(ctx context.Context, xs []*tensor.Tensor, opts ...
 		}
 		return results, nil
 	}
-	ins := make([]*autograd.Variable, len(xs))
 	for start := 0; start < n; start += cfg.batchSize {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("keras: Predict stopped: %w", err)
 		}
 		end := min(start+cfg.batchSize, n)
-		for i, x := range xs {
-			v, err := x.Slice(start, end)
-			if err != nil {
-				return nil, fmt.Errorf("keras: Predict: %w", err)
-			}
-			ins[i] = autograd.Constant(v)
-		}
-		// A Context per batch: layers may record into it, and other goroutines predict too.
-		outs, err := m.Call(&layers.Context{}, ins)
-		if err != nil {
+		if err := m.predictBatch(g, xs, start, end, results); err != nil {
 			return nil, err
-		}
-		for i, o := range outs {
-			v := o.Value()
-			if results[i] == nil {
-				results[i] = tensor.New(v.DType(), append(tensor.Shape{n}, v.Shape()[1:]...)...)
-			}
-			dst, err := results[i].Slice(start, end)
-			if err == nil && !dst.Shape().Equal(v.Shape()) {
-				err = fmt.Errorf("output %d has shape %v for rows %d-%d, but %v before", i, v.Shape(), start, end-1, dst.Shape())
-			}
-			if err == nil {
-				err = dst.CopyFrom(v)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("keras: Predict: %w", err)
-			}
 		}
 	}
 	return results, nil
+}
+
+// predictBatch runs rows [start, end) of xs in inference mode and copies the outputs into
+// results (allocating each on the first batch). The batch runs in a pass of its own, with an
+// arena from the graph's pool, so concurrent predictions share nothing but the weights, and
+// nothing handed back points into the arena.
+func (m *Model) predictBatch(g *graph, xs []*tensor.Tensor, start, end int, results []*tensor.Tensor) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	p := g.getPass()
+	defer g.putPass(p)
+	n := xs[0].Dim(0)
+	for i, x := range xs {
+		v, err := x.Slice(start, end)
+		if err != nil {
+			return fmt.Errorf("keras: Predict: %w", err)
+		}
+		p.ins[i] = p.arena.Constant(v)
+	}
+	// The pass's own Context: layers may record into it.
+	outs, _, err := g.forwardLogits(&p.ctx, m.name, p.ins, false, p)
+	if err != nil {
+		return err
+	}
+	for i, o := range outs {
+		v := o.Value()
+		if results[i] == nil {
+			results[i] = tensor.New(v.DType(), append(tensor.Shape{n}, v.Shape()[1:]...)...)
+		}
+		dst, err := results[i].Slice(start, end)
+		if err == nil && !dst.Shape().Equal(v.Shape()) {
+			err = fmt.Errorf("output %d has shape %v for rows %d-%d, but %v before", i, v.Shape(), start, end-1, dst.Shape())
+		}
+		if err == nil {
+			err = dst.CopyFrom(v)
+		}
+		if err != nil {
+			return fmt.Errorf("keras: Predict: %w", err)
+		}
+	}
+	return nil
 }
 
 // formatLogs renders logs as " key=value" pairs in order, then any other keys sorted.

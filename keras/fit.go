@@ -8,7 +8,6 @@ import (
 
 	"github.com/deepframe/deepframe/autograd"
 	"github.com/deepframe/deepframe/backend"
-	"github.com/deepframe/deepframe/layers"
 	"github.com/deepframe/deepframe/tensor"
 )
 
@@ -128,6 +127,7 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 	order := make([]int, n)
 	nOut := len(g.outputs)
 	outLossSums := make([]float64, nOut)
+	stepLoss := make([]float64, nOut) // each output's loss in the step just taken
 	fitSteps := 0
 	for epoch := 0; epoch < cfg.epochs; epoch++ {
 		c.opt.SetEpoch(m.epochs)
@@ -159,7 +159,7 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 				return fmt.Errorf("keras: Fit epoch %d: reading batch %d: %w", epoch+1, batch, err)
 			}
 			lr := c.opt.LearningRate()
-			res, err := m.trainStep(g, c, x, y, len(rows))
+			res, err := m.trainStep(g, c, x, y, len(rows), len(c.metrics) > 0, stepLoss)
 			if err != nil {
 				return fmt.Errorf("keras: Fit epoch %d batch %d: %w", epoch+1, batch, err)
 			}
@@ -170,8 +170,10 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 			}
 			k := float64(len(rows))
 			lossSum += res.loss * k
-			for i, v := range res.outLoss {
-				outLossSums[i] += v * k
+			if nOut > 1 {
+				for i, v := range stepLoss {
+					outLossSums[i] += v * k
+				}
 			}
 			seen += len(rows)
 			fitSteps++
@@ -227,15 +229,20 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 }
 
 type stepResult struct {
-	loss    float64
-	outLoss []float64
-	out0    *tensor.Tensor
+	loss float64
+	out0 *tensor.Tensor
 }
 
 // trainStep runs one forward, backward and update on a batch. It holds the weight lock for
 // writing, so inference in other goroutines sees the weights before or after a step, never
-// half-updated.
-func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int) (stepResult, error) {
+// half-updated. With wantOut it also returns the first output as probabilities (for the
+// metrics), in a tensor of its own; a model with several outputs writes each one's loss into
+// outLoss when it is not nil.
+//
+// The step runs in the graph's training pass: its ops allocate from the pass's arena, which is
+// reset when the step ends, so a step on a batch shaped like the previous one allocates
+// nothing. Nothing that outlives the step (out0, the loss) points into the arena.
+func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int, wantOut bool, outLoss []float64) (stepResult, error) {
 	var res stepResult
 	if len(x) != len(g.inputs) {
 		return res, fmt.Errorf("the dataset gives %d input tensor(s) but model %q has %d input(s)", len(x), m.name, len(g.inputs))
@@ -248,29 +255,37 @@ func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	lctx := &layers.Context{Training: true, Grad: true, RNG: stepRNG(m.seed, m.steps)}
+	p := g.trainPass()
+	defer p.release()
+	lctx := &p.ctx
+	lctx.Training, lctx.Grad = true, true
+	if g.anyRandom {
+		lctx.RNG = stepRNG(m.seed, m.steps)
+	}
 	m.steps++
-	ins := make([]*autograd.Variable, len(x))
 	for i, t := range x {
-		ins[i] = autograd.Constant(t)
+		p.ins[i] = p.arena.Constant(t)
 	}
-	outs, isLogits, err := g.forwardLogits(lctx, m.name, ins, c.logitsLoss != nil)
+	outs, isLogits, err := g.forwardLogits(lctx, m.name, p.ins, c.logitsLoss != nil, p)
 	if err != nil {
 		return res, err
 	}
-	total, outLoss, err := m.lossOf(g, c, y, outs, isLogits)
+	total, per, err := m.lossOf(g, c, y, outs, isLogits, p.outLoss)
 	if err != nil {
 		return res, err
 	}
-	res.outLoss = outLoss
+	if outLoss != nil {
+		copy(outLoss, per)
+	}
 	ws := g.weights
 	for _, w := range ws {
 		if w.Regularizer != nil {
-			total = autograd.Add(total, w.Regularizer.Penalty(lctx.Param(w)))
+			// Bound to the arena, the penalty's ops recycle their buffers too.
+			total = autograd.Add(total, w.Regularizer.Penalty(p.arena.Bind(lctx.Param(w))))
 		}
 	}
-	for _, p := range lctx.Losses {
-		total = autograd.Add(total, p)
+	for _, pen := range lctx.Losses {
+		total = autograd.Add(total, pen)
 	}
 	if err := total.Err(); err != nil {
 		return res, fmt.Errorf("adding penalties to the loss: %w", err)
@@ -278,14 +293,17 @@ func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int
 	if res.loss, err = total.Item(); err != nil {
 		return res, fmt.Errorf("loss: %w", err)
 	}
-	res.out0 = outs[0].Value()
-	if len(isLogits) > 0 && isLogits[0] {
-		// Metrics score probabilities, as the model's Call would return them.
-		probs := autograd.Softmax(autograd.Constant(res.out0), -1)
-		if err := probs.Err(); err != nil {
-			return res, err
+	if wantOut {
+		out0 := outs[0]
+		if len(isLogits) > 0 && isLogits[0] {
+			// Metrics score probabilities, as the model's Call would return them.
+			out0 = autograd.Softmax(p.arena.Constant(out0.Value()), -1)
+			if err := out0.Err(); err != nil {
+				return res, err
+			}
 		}
-		res.out0 = probs.Value()
+		// A copy: metrics may keep what they are given, and the arena recycles its buffers.
+		res.out0 = out0.Value().Clone()
 	}
 	m.params = m.params[:0]
 	for _, w := range ws {
@@ -311,12 +329,14 @@ func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int
 	return res, nil
 }
 
-// lossOf applies the compiled loss to every output; the total is their sum.
-func (m *Model) lossOf(g *graph, c *compiled, y []*tensor.Tensor, outs []*autograd.Variable, isLogits []bool) (*autograd.Variable, []float64, error) {
+// lossOf applies the compiled loss to every output; the total is their sum. With several
+// outputs, each one's loss is written into per (one entry per output) and returned.
+func (m *Model) lossOf(g *graph, c *compiled, y []*tensor.Tensor, outs []*autograd.Variable, isLogits []bool, per []float64) (*autograd.Variable, []float64, error) {
 	var total *autograd.Variable
-	var per []float64
 	if len(outs) > 1 {
-		per = make([]float64, len(outs))
+		per = per[:len(outs)]
+	} else {
+		per = nil
 	}
 	for i, o := range outs {
 		if y[i] == nil {
@@ -402,7 +422,7 @@ func (m *Model) TrainOnBatch(x, y []*tensor.Tensor) (float64, error) {
 	if len(x) == 0 || x[0] == nil || x[0].Rank() == 0 {
 		return 0, fmt.Errorf("keras: TrainOnBatch model %q: want one input tensor with a batch axis per model input", m.name)
 	}
-	res, err := m.trainStep(g, c, x, y, x[0].Dim(0))
+	res, err := m.trainStep(g, c, x, y, x[0].Dim(0), false, nil)
 	if err != nil {
 		return 0, fmt.Errorf("keras: TrainOnBatch model %q: %w", m.name, err)
 	}

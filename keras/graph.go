@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/deepframe/deepframe/autograd"
 	"github.com/deepframe/deepframe/layers"
@@ -25,6 +26,109 @@ type graph struct {
 	// feeds reports whether node i is read by another node; an output that is not may be
 	// computed as logits for a fused loss.
 	feeds []bool
+	// outputAt is the output index of node i, or -1.
+	outputAt []int
+	// random reports whether node i's layer may draw random numbers (see drawsRandom), and
+	// rngKey is the purpose its per-call generator is derived for.
+	random    []bool
+	anyRandom bool
+	rngKey    []string
+
+	// train is the training step's scratch, reused by every step; the model's write lock
+	// guards it. passes holds the scratch of inference passes, which may run concurrently.
+	train  *pass
+	passes sync.Pool
+	// noArena makes training allocate from the heap as if arenas did not exist; tests compare
+	// the two.
+	noArena bool
+}
+
+// pass is the scratch of one forward (and, in training, backward) pass over the graph: the
+// arena its ops allocate from and the slices the pass fills. A pass is reused from one step to
+// the next, so a steady training step allocates none of it.
+type pass struct {
+	arena    *autograd.Arena // nil: ops allocate from the heap
+	ins      []*autograd.Variable
+	vals     []*autograd.Variable
+	args     [][]*autograd.Variable // each node's inputs
+	outs     []*autograd.Variable
+	isLogits []bool
+	outLoss  []float64
+	ctx      layers.Context // the context a training step or an inference batch passes
+	nodeCtx  layers.Context // the per-node context forwardLogits derives from it
+}
+
+func (g *graph) newPass(withArena bool) *pass {
+	p := &pass{
+		ins:      make([]*autograd.Variable, len(g.inputs)),
+		vals:     make([]*autograd.Variable, len(g.nodes)),
+		args:     make([][]*autograd.Variable, len(g.nodes)),
+		outs:     make([]*autograd.Variable, len(g.outputs)),
+		isLogits: make([]bool, len(g.outputs)),
+		outLoss:  make([]float64, len(g.outputs)),
+	}
+	for j := range g.nodes {
+		p.args[j] = make([]*autograd.Variable, len(g.nodes[j].inputs))
+	}
+	if withArena {
+		p.arena = autograd.NewArena()
+	}
+	return p
+}
+
+// trainPass is the training step's pass; the caller holds the model's write lock.
+func (g *graph) trainPass() *pass {
+	if g.train == nil || (g.train.arena == nil) != g.noArena {
+		g.train = g.newPass(!g.noArena)
+	}
+	return g.train
+}
+
+// getPass returns a pass with an arena for an inference batch; putPass returns it once
+// nothing it holds is used any more.
+func (g *graph) getPass() *pass {
+	if p, ok := g.passes.Get().(*pass); ok {
+		return p
+	}
+	return g.newPass(true)
+}
+
+func (g *graph) putPass(p *pass) {
+	p.release()
+	g.passes.Put(p)
+}
+
+// release ends the pass: the arena recycles everything, and the slices let go of the step's
+// variables (and through them of the caller's batch) until the next pass.
+func (p *pass) release() {
+	if p.arena != nil {
+		p.arena.Reset()
+	}
+	clear(p.ins)
+	clear(p.vals)
+	for _, a := range p.args {
+		clear(a)
+	}
+	clear(p.outs)
+	clear(p.ctx.Losses)
+	clear(p.nodeCtx.Losses)
+	p.ctx = layers.Context{Losses: p.ctx.Losses[:0]}
+	p.nodeCtx = layers.Context{Losses: p.nodeCtx.Losses[:0]}
+}
+
+// drawsRandom reports whether layer l may read the random generators of its context. The
+// built-in layers that never do are listed; any other layer (Dropout, a custom layer) is
+// assumed to. Generators cost allocations, so a step whose layers draw nothing makes none;
+// the streams are keyed by step and node alone, so skipping them changes no other layer's
+// numbers.
+func drawsRandom(l layers.Layer) bool {
+	switch l.(type) {
+	case *layers.InputLayer, *layers.DenseLayer, *layers.ActivationLayer, *layers.FlattenLayer,
+		*layers.ReshapeLayer, *layers.Conv2DLayer, *layers.Pooling2DLayer, *layers.GlobalPooling2DLayer,
+		*layers.BatchNormalizationLayer, *layers.EmbeddingLayer, *layers.ConcatenateLayer, *layers.AddLayer:
+		return false
+	}
+	return true
 }
 
 type gnode struct {
@@ -205,6 +309,21 @@ func buildGraph(ins, outs []*layers.Node, inNames []string, seed uint64) (*graph
 	for _, o := range g.outputs {
 		g.lastUse[o] = len(g.nodes)
 	}
+	g.outputAt = make([]int, len(g.nodes))
+	for i := range g.outputAt {
+		g.outputAt[i] = -1
+	}
+	for i, o := range g.outputs {
+		g.outputAt[o] = i
+	}
+	g.random = make([]bool, len(g.nodes))
+	g.rngKey = make([]string, len(g.nodes))
+	for j := range g.nodes {
+		if l := g.nodes[j].layer; l != nil && drawsRandom(l) {
+			g.random[j], g.anyRandom = true, true
+			g.rngKey[j] = "node/" + strconv.Itoa(j)
+		}
+	}
 	return g, nil
 }
 
@@ -266,28 +385,27 @@ func layerError(l layers.Layer, doing string, err error) error {
 	return fmt.Errorf("layer %s (%s): %w", l.Name(), l.ClassName(), err)
 }
 
-// forward runs the graph on inputs. It is the body of Model.Call, without the locking.
+// forward runs the graph on inputs. It is the body of Model.Call, without the locking; the
+// outputs are the caller's, so it uses a pass of its own.
 func (g *graph) forward(ctx *layers.Context, modelName string, inputs []*autograd.Variable) ([]*autograd.Variable, error) {
-	outs, _, err := g.forwardLogits(ctx, modelName, inputs, false)
+	outs, _, err := g.forwardLogits(ctx, modelName, inputs, false, g.newPass(false))
 	return outs, err
 }
 
 // forwardLogits is forward that, when logits is true, asks each output layer that ends in a
-// softmax for its logits instead (layers.LogitsCaller); isLogits says which outputs are.
-func (g *graph) forwardLogits(ctx *layers.Context, modelName string, inputs []*autograd.Variable, logits bool) ([]*autograd.Variable, []bool, error) {
+// softmax for its logits instead (layers.LogitsCaller); isLogits says which outputs are. The
+// returned slices belong to p.
+func (g *graph) forwardLogits(ctx *layers.Context, modelName string, inputs []*autograd.Variable, logits bool, p *pass) ([]*autograd.Variable, []bool, error) {
 	var isLogits []bool
-	var outputAt map[int]int
 	if logits {
-		isLogits = make([]bool, len(g.outputs))
-		outputAt = make(map[int]int, len(g.outputs))
-		for i, o := range g.outputs {
-			outputAt[o] = i
-		}
+		isLogits = p.isLogits
+		clear(isLogits)
 	}
 	if len(inputs) != len(g.inputs) {
 		return nil, nil, fmt.Errorf("keras: model %q takes %d input(s), got %d", modelName, len(g.inputs), len(inputs))
 	}
-	vals := make([]*autograd.Variable, len(g.nodes))
+	vals := p.vals
+	clear(vals)
 	batch := -1
 	for i, ni := range g.inputs {
 		v := inputs[i]
@@ -313,7 +431,8 @@ func (g *graph) forwardLogits(ctx *layers.Context, modelName string, inputs []*a
 	// alone. Penalties the layers record are gathered back into ctx.
 	var nodeCtx *layers.Context
 	if ctx != nil && ctx.RNG != nil {
-		nodeCtx = &layers.Context{Training: ctx.Training, Grad: ctx.Grad, RNG: ctx.RNG}
+		nodeCtx = &p.nodeCtx
+		*nodeCtx = layers.Context{Training: ctx.Training, Grad: ctx.Grad, RNG: ctx.RNG, Losses: nodeCtx.Losses[:0]}
 		defer func() { ctx.Losses = append(ctx.Losses, nodeCtx.Losses...) }()
 	}
 	for j := range g.nodes {
@@ -323,11 +442,16 @@ func (g *graph) forwardLogits(ctx *layers.Context, modelName string, inputs []*a
 		}
 		callCtx := ctx
 		if nodeCtx != nil {
-			nodeCtx.CallRNG = ctx.RNG.Derive("node/" + strconv.Itoa(j))
+			// Layers that draw no random numbers get no generator: deriving one allocates.
+			nodeCtx.CallRNG = nil
+			if g.random[j] {
+				nodeCtx.CallRNG = ctx.RNG.Derive(g.rngKey[j])
+			}
 			callCtx = nodeCtx
 		}
-		// A fresh slice per call: a layer may keep its inputs slice in the recorded graph.
-		args := make([]*autograd.Variable, len(nd.inputs))
+		// The pass's slice for this node: a layer may keep its inputs slice in the recorded
+		// graph, which lives until the pass ends.
+		args := p.args[j]
 		for k, in := range nd.inputs {
 			args[k] = vals[in]
 		}
@@ -335,7 +459,7 @@ func (g *graph) forwardLogits(ctx *layers.Context, modelName string, inputs []*a
 		var err error
 		called := false
 		// An output that also feeds another layer must stay a probability.
-		if i, isOutput := outputAt[j]; isOutput && !g.feeds[j] {
+		if i := g.outputAt[j]; logits && i >= 0 && !g.feeds[j] {
 			if lc, ok := nd.layer.(layers.LogitsCaller); ok {
 				out, called, err = lc.CallLogits(callCtx, args)
 				isLogits[i] = called
@@ -361,7 +485,7 @@ func (g *graph) forwardLogits(ctx *layers.Context, modelName string, inputs []*a
 			}
 		}
 	}
-	outs := make([]*autograd.Variable, len(g.outputs))
+	outs := p.outs
 	for i, o := range g.outputs {
 		outs[i] = vals[o]
 	}

@@ -78,7 +78,7 @@ func center(in, out string) *centerer {
 func (c *centerer) UID() string        { return c.uid }
 func (c *centerer) ClassName() string  { return "Centerer" }
 func (c *centerer) Params() *ml.Params { return c.params }
-func (c *centerer) Fit(ctx context.Context, df *frame.DataFrame) (ml.Transformer, error) {
+func (c *centerer) Fit(ctx context.Context, df *frame.DataFrame) (ml.Model, error) {
 	if err := c.params.Validate(); err != nil {
 		return nil, err
 	}
@@ -102,6 +102,8 @@ func (c *centerer) Fit(ctx context.Context, df *frame.DataFrame) (ml.Transformer
 	m := newCenterModel(c.uid, sum/n)
 	return m, ml.CopyParams(m.params, c.params)
 }
+
+func (m *centerModel) Save(path string) error { return ml.Save(m, path) }
 
 type centerModel struct {
 	uid     string

@@ -50,7 +50,7 @@ func (p *Pipeline) children() []Stage { return p.GetStages() }
 // Fit fits the pipeline and returns its *PipelineModel as a Transformer, which is what makes a
 // Pipeline an Estimator (and so a possible stage of another pipeline). FitModel returns the
 // concrete type.
-func (p *Pipeline) Fit(ctx context.Context, df *frame.DataFrame) (Transformer, error) {
+func (p *Pipeline) Fit(ctx context.Context, df *frame.DataFrame) (Model, error) {
 	return p.FitModel(ctx, df)
 }
 

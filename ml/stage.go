@@ -43,10 +43,19 @@ type Transformer interface {
 	Transform(ctx context.Context, df *frame.DataFrame) (*frame.DataFrame, error)
 }
 
-// Estimator learns a Transformer (a model) from a frame.
+// Estimator learns a Model from a frame.
 type Estimator interface {
 	Stage
-	Fit(ctx context.Context, df *frame.DataFrame) (Transformer, error)
+	Fit(ctx context.Context, df *frame.DataFrame) (Model, error)
+}
+
+// Model is what an Estimator learns: a Transformer that can be saved on its own, as Spark's
+// models are MLWritable, so `fitted, _ := pipe.Fit(ctx, df); fitted.Save(path)` works for a
+// pipeline and for any single stage alike.
+type Model interface {
+	Transformer
+	// Save writes the model as a bundle at path (see package-level Save).
+	Save(path string) error
 }
 
 // DataWriter is implemented by stages that carry state beyond their params (a fitted

@@ -64,7 +64,7 @@ func NewClassifier(model *keras.Model) *NNClassifier {
 }
 
 // Fit trains a copy of the network on df and returns the fitted model, which scores with it.
-func (e *NNEstimator) Fit(ctx context.Context, df *frame.DataFrame) (ml.Transformer, error) {
+func (e *NNEstimator) Fit(ctx context.Context, df *frame.DataFrame) (ml.Model, error) {
 	return e.FitModel(ctx, df)
 }
 
@@ -82,7 +82,7 @@ func (e *NNEstimator) FitModel(ctx context.Context, df *frame.DataFrame) (*NNMod
 
 // Fit trains a copy of the network on df and returns the fitted classifier, which scores with
 // it.
-func (c *NNClassifier) Fit(ctx context.Context, df *frame.DataFrame) (ml.Transformer, error) {
+func (c *NNClassifier) Fit(ctx context.Context, df *frame.DataFrame) (ml.Model, error) {
 	return c.FitModel(ctx, df)
 }
 
@@ -193,3 +193,9 @@ func loadParams(ps *ml.Params, raw json.RawMessage) error {
 	}
 	return ps.Validate()
 }
+
+// Save writes the fitted model as a bundle at path (see ml.Save).
+func (m *NNModel) Save(path string) error { return ml.Save(m, path) }
+
+// Save writes the fitted model as a bundle at path (see ml.Save).
+func (m *NNClassifierModel) Save(path string) error { return ml.Save(m, path) }

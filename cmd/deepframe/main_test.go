@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"github.com/deepframe/deepframe/backend"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -106,7 +107,7 @@ func TestCommands(t *testing.T) {
 		{name: "help unknown", args: []string{"help", "nope"}, code: 2, stderr: []string{`unknown command "nope"`}},
 		{name: "predict -h", args: []string{"predict", "-h"}, code: 0, stdout: []string{"Usage: deepframe predict"}},
 
-		{name: "version", args: []string{"version"}, code: 0, stdout: []string{"deepframe  " + keras.FrameworkVersion, runtime.Version(), "backend", "reference"}},
+		{name: "version", args: []string{"version"}, code: 0, stdout: []string{"deepframe  " + keras.FrameworkVersion, runtime.Version(), "backend    " + backend.Current().Name()}},
 		{name: "version extra arg", args: []string{"version", "x"}, code: 2, stderr: []string{`deepframe version: unexpected argument "x"`, "Usage: deepframe version"}},
 
 		{name: "summary", args: []string{"summary", f.classifier}, code: 0, stdout: []string{
