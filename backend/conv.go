@@ -1,5 +1,7 @@
 package backend
 
+import "github.com/deepframe/deepframe/backend/internal/par"
+
 // The batch is processed in chunks of output pixels, so the im2col buffer of one call is
 // bounded whatever the batch size (and, being pooled, allocated once in a steady training
 // loop). A chunk aims at convChunkBytes of patches, about an L2 cache: measured on the
@@ -58,8 +60,8 @@ func convForward(p Conv2DParams, x, kernel, bias, y []float32) {
 		return
 	}
 	chunk := convChunk(&p, kkc)
-	buf := scratch32.get(min(chunk, rows) * kkc)
-	defer scratch32.put(buf)
+	buf := scratch32.Get(min(chunk, rows) * kkc)
+	defer scratch32.Put(buf)
 	for r0 := 0; r0 < rows; r0 += chunk {
 		r1 := min(r0+chunk, rows)
 		col := (*buf)[:(r1-r0)*kkc]
@@ -100,8 +102,8 @@ func (reference) Conv2DBackwardData(p Conv2DParams, dy, kernel, dx []float32) {
 	}
 	if q, ok := adjointConv(&p); ok && rows > 0 {
 		// Flip the kernel in space and swap its channel axes: HWIO → HW(O)(I).
-		fk := scratch32.get(kkc * p.OutC)
-		defer scratch32.put(fk)
+		fk := scratch32.Get(kkc * p.OutC)
+		defer scratch32.Put(fk)
 		flipped := *fk
 		for kh := 0; kh < p.KH; kh++ {
 			for kw := 0; kw < p.KW; kw++ {
@@ -122,8 +124,8 @@ func (reference) Conv2DBackwardData(p Conv2DParams, dy, kernel, dx []float32) {
 		return
 	}
 	chunk := convChunk(&p, kkc)
-	buf := scratch32.get(min(chunk, rows) * kkc)
-	defer scratch32.put(buf)
+	buf := scratch32.Get(min(chunk, rows) * kkc)
+	defer scratch32.Put(buf)
 	for r0 := 0; r0 < rows; r0 += chunk {
 		r1 := min(r0+chunk, rows)
 		col := (*buf)[:(r1-r0)*kkc]
@@ -152,8 +154,8 @@ func (reference) Conv2DBackwardWeights(p Conv2DParams, x, dy, dkernel, dbias []f
 		return
 	}
 	chunk := convChunk(&p, kkc)
-	buf := scratch32.get(min(chunk, rows) * kkc)
-	defer scratch32.put(buf)
+	buf := scratch32.Get(min(chunk, rows) * kkc)
+	defer scratch32.Put(buf)
 	for r0 := 0; r0 < rows; r0 += chunk {
 		r1 := min(r0+chunk, rows)
 		col := (*buf)[:(r1-r0)*kkc]
@@ -169,41 +171,89 @@ func (reference) Conv2DBackwardWeights(p Conv2DParams, x, dy, dkernel, dbias []f
 // im2col writes the patches of output pixels [r0, r1) (flat over n, oh, ow) as rows of col,
 // zeros where a tap falls in the padding.
 func im2col(p *Conv2DParams, x []float32, r0, r1 int, col []float32) {
+	kkc := p.KH * p.KW * p.C
+	convTask{kind: convIm2col, p: *p, x: x, col: col, r0: r0}.run(r1-r0, max(1, elemGrain/max(kkc, 1)))
+}
+
+// convTask is a parallel pass of the convolution lowering over [lo, hi): im2col over patch
+// rows, or col2im over images or channels. It holds the parameters by value: a pointer to the
+// caller's would make them escape to the heap on every call.
+type convTask struct {
+	kind   convKind
+	p      Conv2DParams
+	x, col []float32 // x is dx for col2im
+	r0, r1 int       // the chunk's patch rows
+	n0     int       // col2im by image: the chunk's first image
+}
+
+type convKind uint8
+
+const (
+	convIm2col convKind = iota
+	convCol2imImages
+	convCol2imChannels
+)
+
+var convTasks par.Pool[convTask, *convTask]
+
+func (t convTask) run(n, grain int) {
+	if threads, inline := split(n, grain); inline {
+		t.Run(0, max(n, 0))
+	} else {
+		convTasks.For(threads, n, grain, t)
+	}
+}
+
+func (t *convTask) Run(lo, hi int) {
+	p := &t.p
+	switch t.kind {
+	case convIm2col:
+		im2colRows(p, t.x, t.r0, lo, hi, t.col)
+	case convCol2imImages:
+		img := p.OutH * p.OutW
+		for n := t.n0 + lo; n < t.n0+hi; n++ {
+			col2imRows(p, t.col, t.r0, max(t.r0, n*img), min(t.r1, (n+1)*img), 0, p.C, t.x)
+		}
+	case convCol2imChannels:
+		col2imRows(p, t.col, t.r0, t.r0, t.r1, lo, hi, t.x)
+	}
+}
+
+// im2colRows writes patch rows [lo, hi) of the chunk starting at output pixel r0.
+func im2colRows(p *Conv2DParams, x []float32, r0, lo, hi int, col []float32) {
 	C, KW := p.C, p.KW
 	kkc := p.KH * KW * C
-	parallelFor(r1-r0, max(1, elemGrain/max(kkc, 1)), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			g := r0 + r
-			ow, t := g%p.OutW, g/p.OutW
-			oh, n := t%p.OutH, t/p.OutH
-			dst := col[r*kkc : (r+1)*kkc]
-			ih0 := oh*p.StrideH - p.PadTop
-			iw0 := ow*p.StrideW - p.PadLeft
-			for kh := 0; kh < p.KH; kh++ {
-				seg := dst[kh*KW*C : (kh+1)*KW*C]
-				ih := ih0 + kh*p.DilationH
-				if ih < 0 || ih >= p.H {
-					clear(seg)
+	for r := lo; r < hi; r++ {
+		g := r0 + r
+		ow, t := g%p.OutW, g/p.OutW
+		oh, n := t%p.OutH, t/p.OutH
+		dst := col[r*kkc : (r+1)*kkc]
+		ih0 := oh*p.StrideH - p.PadTop
+		iw0 := ow*p.StrideW - p.PadLeft
+		for kh := 0; kh < p.KH; kh++ {
+			seg := dst[kh*KW*C : (kh+1)*KW*C]
+			ih := ih0 + kh*p.DilationH
+			if ih < 0 || ih >= p.H {
+				clear(seg)
+				continue
+			}
+			rowBase := (n*p.H + ih) * p.W
+			if p.DilationW == 1 && iw0 >= 0 && iw0+KW <= p.W {
+				// The whole kernel row is in bounds and contiguous in NHWC.
+				copy(seg, x[(rowBase+iw0)*C:(rowBase+iw0+KW)*C])
+				continue
+			}
+			for kw := 0; kw < KW; kw++ {
+				s := seg[kw*C : (kw+1)*C]
+				iw := iw0 + kw*p.DilationW
+				if iw < 0 || iw >= p.W {
+					clear(s)
 					continue
 				}
-				rowBase := (n*p.H + ih) * p.W
-				if p.DilationW == 1 && iw0 >= 0 && iw0+KW <= p.W {
-					// The whole kernel row is in bounds and contiguous in NHWC.
-					copy(seg, x[(rowBase+iw0)*C:(rowBase+iw0+KW)*C])
-					continue
-				}
-				for kw := 0; kw < KW; kw++ {
-					s := seg[kw*C : (kw+1)*C]
-					iw := iw0 + kw*p.DilationW
-					if iw < 0 || iw >= p.W {
-						clear(s)
-						continue
-					}
-					copy(s, x[(rowBase+iw)*C:(rowBase+iw+1)*C])
-				}
+				copy(s, x[(rowBase+iw)*C:(rowBase+iw+1)*C])
 			}
 		}
-	})
+	}
 }
 
 // col2im adds rows [r0, r1) of the patch gradient back into dx. Patches of different images
@@ -214,18 +264,15 @@ func col2im(p *Conv2DParams, col []float32, r0, r1 int, dx []float32) {
 	img := p.OutH * p.OutW
 	kkc := p.KH * p.KW * p.C
 	n0, n1 := r0/img, (r1-1)/img
+	t := convTask{p: *p, x: dx, col: col, r0: r0, r1: r1, n0: n0}
 	if n1 > n0 {
-		parallelFor(n1-n0+1, max(1, elemGrain/max(1, img*kkc)), func(lo, hi int) {
-			for n := n0 + lo; n < n0+hi; n++ {
-				col2imRows(p, col, r0, max(r0, n*img), min(r1, (n+1)*img), 0, p.C, dx)
-			}
-		})
+		t.kind = convCol2imImages
+		t.run(n1-n0+1, max(1, elemGrain/max(1, img*kkc)))
 		return
 	}
 	// Narrower channel ranges than 16 floats (one cache line) would have goroutines share lines.
-	parallelFor(p.C, max(16, p.C*elemGrain/max(1, (r1-r0)*kkc)), func(c0, c1 int) {
-		col2imRows(p, col, r0, r0, r1, c0, c1, dx)
-	})
+	t.kind = convCol2imChannels
+	t.run(p.C, max(16, p.C*elemGrain/max(1, (r1-r0)*kkc)))
 }
 
 // col2imRows scatters channels [c0, c1) of output pixels [lo, hi); col's first row is pixel

@@ -3,6 +3,8 @@ package backend
 import (
 	"fmt"
 	"math"
+
+	"github.com/deepframe/deepframe/backend/internal/par"
 )
 
 // Keras's SELU constants (Klambauer et al., 2017), to float64 precision.
@@ -16,7 +18,43 @@ const unaryGrain = 1 << 12
 
 func (reference) Unary(op UnaryOp, alpha float32, x, y []float32) {
 	n := min(len(x), len(y))
-	parallelFor(n, unaryGrain, func(lo, hi int) { unaryRange(op, alpha, x[lo:hi], y[lo:hi]) })
+	runUnary(unaryTask{op: op, alpha: alpha, x: x, y: y}, n)
+}
+
+// unaryTask is Unary (bwd false) or UnaryBackward over elements [lo, hi).
+type unaryTask struct {
+	op          UnaryOp
+	alpha       float32
+	bwd, needsY bool
+	x, y        []float32
+	dy, dx      []float32
+}
+
+var unaryTasks par.Pool[unaryTask, *unaryTask]
+
+func runUnary(t unaryTask, n int) {
+	if threads, inline := split(n, unaryGrain); inline {
+		t.Run(0, max(n, 0))
+	} else {
+		unaryTasks.For(threads, n, unaryGrain, t)
+	}
+}
+
+func (t *unaryTask) Run(lo, hi int) {
+	if !t.bwd {
+		unaryRange(t.op, t.alpha, t.x[lo:hi], t.y[lo:hi])
+		return
+	}
+	ys := t.y
+	if t.needsY && len(t.y) < hi {
+		buf := scratch32.Get(hi - lo)
+		defer scratch32.Put(buf)
+		unaryRange(t.op, t.alpha, t.x[lo:hi], *buf)
+		ys = *buf
+	} else if t.needsY {
+		ys = t.y[lo:hi]
+	}
+	unaryBackwardRange(t.op, t.alpha, t.x[lo:hi], ys, t.dy[lo:hi], t.dx[lo:hi])
 }
 
 func unaryRange(op UnaryOp, alpha float32, x, y []float32) {
@@ -130,18 +168,7 @@ func (reference) UnaryBackward(op UnaryOp, alpha float32, x, y, dy, dx []float32
 	case Exp, Sqrt, Rsqrt, Reciprocal, Sigmoid, Tanh:
 		needsY = true
 	}
-	parallelFor(n, unaryGrain, func(lo, hi int) {
-		ys := y
-		if needsY && len(y) < hi {
-			buf := scratch32.get(hi - lo)
-			defer scratch32.put(buf)
-			unaryRange(op, alpha, x[lo:hi], *buf)
-			ys = *buf
-		} else if needsY {
-			ys = y[lo:hi]
-		}
-		unaryBackwardRange(op, alpha, x[lo:hi], ys, dy[lo:hi], dx[lo:hi])
-	})
+	runUnary(unaryTask{op: op, alpha: alpha, bwd: true, needsY: needsY, x: x, y: y, dy: dy, dx: dx}, n)
 }
 
 // unaryBackwardRange writes dx = dy*op'(x); y is op(x) over the same range when the op needs
@@ -288,49 +315,86 @@ func (reference) Binary(op BinaryOp, a []float32, aShape []int, b []float32, bSh
 	if total == 0 {
 		return
 	}
-	dims, as, bs := collapseBroadcast(yShape, broadcastStrides(aShape, yShape), broadcastStrides(bShape, yShape))
-	r := len(dims)
-	inner, ai, bi := dims[r-1], as[r-1], bs[r-1]
+	var bufs [5][maxRank]int
+	as := broadcastStrides(aShape, yShape, bufs[0][:0])
+	bs := broadcastStrides(bShape, yShape, bufs[1][:0])
+	t := binaryTask{op: op, a: a, b: b, y: y}
+	t.dims, t.as, t.bs = collapseBroadcast(yShape, as, bs, bufs[2][:0], bufs[3][:0], bufs[4][:0])
 	grain := elemGrain
 	if op == Pow {
 		grain = unaryGrain
 	}
-	parallelFor(total, grain, func(lo, hi int) {
-		// Start mid-row at lo: find its multi-index over the outer axes and its offsets.
-		idx := make([]int, r)
-		row, col := lo/inner, lo%inner
-		aOff, bOff := 0, 0
-		for i := r - 2; i >= 0; i-- {
-			idx[i] = row % dims[i]
-			row /= dims[i]
-			aOff += idx[i] * as[i]
-			bOff += idx[i] * bs[i]
-		}
-		for pos := lo; pos < hi; {
-			cnt := min(inner-col, hi-pos)
-			binaryVec(op, a[aOff+col*ai:], ai, b[bOff+col*bi:], bi, y[pos:pos+cnt])
-			pos += cnt
-			col = 0
-			for i := r - 2; i >= 0; i-- {
-				idx[i]++
-				aOff += as[i]
-				bOff += bs[i]
-				if idx[i] < dims[i] {
-					break
-				}
-				aOff -= idx[i] * as[i]
-				bOff -= idx[i] * bs[i]
-				idx[i] = 0
-			}
-		}
-	})
+	threads, inline := split(total, grain)
+	if inline {
+		t.Run(0, total)
+		return
+	}
+	// The pooled copy must not point into this stack frame (escape analysis would then move
+	// bufs to the heap on every call), so its axes are copied into its own arrays.
+	pt := binaryTasks.Get()
+	pt.op, pt.a, pt.b, pt.y = op, a, b, y
+	pt.dims = append(pt.dimsBuf[:0], t.dims...)
+	pt.as = append(pt.asBuf[:0], t.as...)
+	pt.bs = append(pt.bsBuf[:0], t.bs...)
+	par.For(threads, total, grain, pt)
+	binaryTasks.Put(pt)
 }
 
-// broadcastStrides gives, for each axis of yShape, the step in the operand's buffer: its own
-// row-major stride, or 0 along axes where it is broadcast (missing or of size 1).
-func broadcastStrides(shape, yShape []int) []int {
+// binaryTask is Binary over the flat output range [lo, hi), walking the collapsed axes dims
+// with a's and b's strides as and bs.
+type binaryTask struct {
+	op                    BinaryOp
+	a, b, y               []float32
+	dims, as, bs          []int
+	dimsBuf, asBuf, bsBuf [maxRank]int
+}
+
+var binaryTasks par.Pool[binaryTask, *binaryTask]
+
+func (t *binaryTask) Run(lo, hi int) {
+	dims, as, bs := t.dims, t.as, t.bs
+	r := len(dims)
+	inner, ai, bi := dims[r-1], as[r-1], bs[r-1]
+	// Start mid-row at lo: find its multi-index over the outer axes and its offsets.
+	var idxBuf [maxRank]int
+	idx := idxBuf[:0]
+	for range r {
+		idx = append(idx, 0)
+	}
+	row, col := lo/inner, lo%inner
+	aOff, bOff := 0, 0
+	for i := r - 2; i >= 0; i-- {
+		idx[i] = row % dims[i]
+		row /= dims[i]
+		aOff += idx[i] * as[i]
+		bOff += idx[i] * bs[i]
+	}
+	for pos := lo; pos < hi; {
+		cnt := min(inner-col, hi-pos)
+		binaryVec(t.op, t.a[aOff+col*ai:], ai, t.b[bOff+col*bi:], bi, t.y[pos:pos+cnt])
+		pos += cnt
+		col = 0
+		for i := r - 2; i >= 0; i-- {
+			idx[i]++
+			aOff += as[i]
+			bOff += bs[i]
+			if idx[i] < dims[i] {
+				break
+			}
+			aOff -= idx[i] * as[i]
+			bOff -= idx[i] * bs[i]
+			idx[i] = 0
+		}
+	}
+}
+
+// broadcastStrides appends to st, for each axis of yShape, the step in the operand's buffer:
+// its own row-major stride, or 0 along axes where it is broadcast (missing or of size 1).
+func broadcastStrides(shape, yShape []int, st []int) []int {
 	r := len(yShape)
-	st := make([]int, r)
+	for range r {
+		st = append(st, 0)
+	}
 	s := 1
 	for i := len(shape) - 1; i >= 0; i-- {
 		j := i + r - len(shape)
@@ -344,8 +408,9 @@ func broadcastStrides(shape, yShape []int) []int {
 
 // collapseBroadcast drops unit axes and fuses neighbouring axes along which both operands
 // advance contiguously (or both stay put), so a same-shape op becomes one flat loop, a bias add
-// becomes rows×cols with b's row stride 0, and the strided walk only runs where it must.
-func collapseBroadcast(yShape, as, bs []int) (dims, ao, bo []int) {
+// becomes rows×cols with b's row stride 0, and the strided walk only runs where it must. The
+// results are appended to dims, ao and bo.
+func collapseBroadcast(yShape, as, bs []int, dims, ao, bo []int) ([]int, []int, []int) {
 	for i, d := range yShape {
 		if d == 1 {
 			continue
@@ -360,7 +425,7 @@ func collapseBroadcast(yShape, as, bs []int) (dims, ao, bo []int) {
 		bo = append(bo, bs[i])
 	}
 	if len(dims) == 0 {
-		return []int{1}, []int{0}, []int{0}
+		return append(dims, 1), append(ao, 0), append(bo, 0)
 	}
 	return dims, ao, bo
 }

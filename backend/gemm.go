@@ -3,6 +3,8 @@ package backend
 import (
 	"math"
 
+	"github.com/deepframe/deepframe/backend/internal/par"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
@@ -56,14 +58,14 @@ func gemm(p GemmParams, a, b, c []float32) {
 		// repacked when the other dimension amortises it.
 		wantTransB := k >= gemmDotMinK
 		if transA && (n >= gemmPackMin || transB) {
-			packed := scratch32.get(m * k)
-			defer scratch32.put(packed)
+			packed := scratch32.Get(m * k)
+			defer scratch32.Put(packed)
 			transpose2D(a, k, m, *packed)
 			a, transA = *packed, false
 		}
 		if transB != wantTransB && m >= gemmPackMin {
-			packed := scratch32.get(k * n)
-			defer scratch32.put(packed)
+			packed := scratch32.Get(k * n)
+			defer scratch32.Put(packed)
 			if transB {
 				transpose2D(b, n, k, *packed)
 			} else {
@@ -72,53 +74,77 @@ func gemm(p GemmParams, a, b, c []float32) {
 			b, transB = *packed, wantTransB
 		}
 	}
-	tA, tB := blas.NoTrans, blas.NoTrans
-	if transA {
-		tA = blas.Trans
-	}
-	if transB {
-		tB = blas.Trans
-	}
-
 	nc := gemmTileCols(m, n, k)
-	mTiles := (m + gemmMC - 1) / gemmMC
-	nTiles := (n + nc - 1) / nc
-	tile := func(t int) {
-		i0 := (t / nTiles) * gemmMC
-		j0 := (t % nTiles) * nc
-		mb, nb := min(gemmMC, m-i0), min(nc, n-j0)
-		cs := blas32.General{Rows: mb, Cols: nb, Stride: n, Data: c[i0*n+j0:]}
-		beta := p.Beta
-		for k0 := 0; k0 < k; k0 += gemmKC {
-			kb := min(gemmKC, k-k0)
-			var as, bs blas32.General
-			if transA {
-				as = blas32.General{Rows: kb, Cols: mb, Stride: m, Data: a[k0*m+i0:]}
-			} else {
-				as = blas32.General{Rows: mb, Cols: kb, Stride: k, Data: a[i0*k+k0:]}
-			}
-			if transB {
-				bs = blas32.General{Rows: nb, Cols: kb, Stride: k, Data: b[j0*k+k0:]}
-			} else {
-				bs = blas32.General{Rows: kb, Cols: nb, Stride: n, Data: b[k0*n+j0:]}
-			}
-			blas32.Gemm(tA, tB, p.Alpha, as, bs, beta, cs)
-			beta = 1
-		}
-		gemmEpilogue(c, n, i0, mb, j0, nb, p.Bias, p.Act)
-	}
-
-	tiles := mTiles * nTiles
+	t := gemmTask{p: p, a: a, b: b, c: c, transA: transA, transB: transB, nc: nc, nTiles: (n + nc - 1) / nc}
+	tiles := ((m + gemmMC - 1) / gemmMC) * t.nTiles
 	if m*n*k < gemmSmall {
-		for t := 0; t < tiles; t++ {
-			tile(t)
-		}
+		t.Run(0, tiles)
 		return
 	}
 	// Each worker should get at least gemmSmall multiply-adds, or the hand-off costs more
 	// than the parallelism saves.
 	workers := max(1, min(tiles, m*n*k/gemmSmall))
-	parallelTasks(tiles, workers, tile)
+	if threads := NumThreads(); min(workers, threads) <= 1 {
+		t.Run(0, tiles)
+	} else {
+		gemmTasks.Each(threads, tiles, workers, t)
+	}
+}
+
+// gemmTask computes C tiles [lo, hi) (row-major over the nTiles tiles of each row band), or,
+// with scaleOnly, C rows [lo, hi) of a product that vanishes.
+type gemmTask struct {
+	p              GemmParams
+	a, b, c        []float32
+	transA, transB bool // after any repacking
+	nc, nTiles     int
+	scaleOnly      bool
+}
+
+var gemmTasks par.Pool[gemmTask, *gemmTask]
+
+func (t *gemmTask) Run(lo, hi int) {
+	if t.scaleOnly {
+		gemmScaleRows(&t.p, t.c, lo, hi)
+		return
+	}
+	for i := lo; i < hi; i++ {
+		t.tile(i)
+	}
+}
+
+func (t *gemmTask) tile(i int) {
+	p, a, b, c := &t.p, t.a, t.b, t.c
+	m, n, k := p.M, p.N, p.K
+	tA, tB := blas.NoTrans, blas.NoTrans
+	if t.transA {
+		tA = blas.Trans
+	}
+	if t.transB {
+		tB = blas.Trans
+	}
+	i0 := (i / t.nTiles) * gemmMC
+	j0 := (i % t.nTiles) * t.nc
+	mb, nb := min(gemmMC, m-i0), min(t.nc, n-j0)
+	cs := blas32.General{Rows: mb, Cols: nb, Stride: n, Data: c[i0*n+j0:]}
+	beta := p.Beta
+	for k0 := 0; k0 < k; k0 += gemmKC {
+		kb := min(gemmKC, k-k0)
+		var as, bs blas32.General
+		if t.transA {
+			as = blas32.General{Rows: kb, Cols: mb, Stride: m, Data: a[k0*m+i0:]}
+		} else {
+			as = blas32.General{Rows: mb, Cols: kb, Stride: k, Data: a[i0*k+k0:]}
+		}
+		if t.transB {
+			bs = blas32.General{Rows: nb, Cols: kb, Stride: k, Data: b[j0*k+k0:]}
+		} else {
+			bs = blas32.General{Rows: kb, Cols: nb, Stride: n, Data: b[k0*n+j0:]}
+		}
+		blas32.Gemm(tA, tB, p.Alpha, as, bs, beta, cs)
+		beta = 1
+	}
+	gemmEpilogue(c, n, i0, mb, j0, nb, p.Bias, p.Act)
 }
 
 // gemmTileCols picks the width of a C tile: gemmNC, narrowed while the tiles are too few to
@@ -145,19 +171,28 @@ func gemmTileCols(m, n, k int) int {
 // (with beta == 0 overwriting whatever C held, NaN included) before the epilogue.
 func gemmScaleOnly(p GemmParams, c []float32) {
 	m, n := p.M, p.N
-	parallelFor(m, max(1, (1<<15)/n), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row := c[i*n : i*n+n]
-			if p.Beta == 0 {
-				clear(row)
-			} else if p.Beta != 1 {
-				for j := range row {
-					row[j] *= p.Beta
-				}
+	grain := max(1, (1<<15)/n)
+	t := gemmTask{p: p, c: c, scaleOnly: true}
+	if threads, inline := split(m, grain); inline {
+		t.Run(0, m)
+	} else {
+		gemmTasks.For(threads, m, grain, t)
+	}
+}
+
+func gemmScaleRows(p *GemmParams, c []float32, lo, hi int) {
+	n := p.N
+	for i := lo; i < hi; i++ {
+		row := c[i*n : i*n+n]
+		if p.Beta == 0 {
+			clear(row)
+		} else if p.Beta != 1 {
+			for j := range row {
+				row[j] *= p.Beta
 			}
-			gemmEpilogue(c, n, i, 1, 0, n, p.Bias, p.Act)
 		}
-	})
+		gemmEpilogue(c, n, i, 1, 0, n, p.Bias, p.Act)
+	}
 }
 
 // gemmEpilogue applies C[i,j] = act(C[i,j] + bias[j]) to the mb×nb tile at (i0, j0).

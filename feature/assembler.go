@@ -90,7 +90,11 @@ func (a *VectorAssembler) Transform(ctx context.Context, df *frame.DataFrame) (*
 		return nil, err
 	}
 	uid := a.uid
-	fields := []arrow.Field{{Name: out, Type: frame.VectorType(total), Nullable: true}}
+	vf, err := vectorField(a.uid, out, total)
+	if err != nil {
+		return nil, err
+	}
+	fields := []arrow.Field{vf}
 	return addColumns(df, ins, fields, mode == HandleSkip, func(cols []arrow.Array, n int) ([]arrow.Array, []bool, error) {
 		flat := make([]float64, n*total)
 		var keep []bool

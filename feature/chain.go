@@ -278,7 +278,11 @@ func imagesToTensors(ctx context.Context, df *frame.DataFrame, uid, in, out stri
 	if width == 0 {
 		return nil, fmt.Errorf("%s: the first image of column %q is empty (%dx%dx%d)", uid, in, shape[0], shape[1], shape[2])
 	}
-	fields := []arrow.Field{{Name: out, Type: frame.VectorType(width), Nullable: true}}
+	vf, err := vectorField(uid, out, width)
+	if err != nil {
+		return nil, err
+	}
+	fields := []arrow.Field{vf}
 	return addColumns(df, []string{in}, fields, false, func(cols []arrow.Array, n int) ([]arrow.Array, []bool, error) {
 		imgs, err := frame.Images(cols[0])
 		if err != nil {
@@ -328,7 +332,11 @@ func normalizeVectors(df *frame.DataFrame, uid, in, out string, width int, norms
 			return nil, fmt.Errorf("%s: vectors of %d values in column %q do not divide into %d channels", uid, width, in, len(nm.mean))
 		}
 	}
-	fields := []arrow.Field{{Name: out, Type: frame.VectorType(width), Nullable: true}}
+	vf, err := vectorField(uid, out, width)
+	if err != nil {
+		return nil, err
+	}
+	fields := []arrow.Field{vf}
 	return addColumns(df, []string{in}, fields, false, func(cols []arrow.Array, n int) ([]arrow.Array, []bool, error) {
 		var nerr error
 		a, err := mapVectors(cols[0], width, width, func(dst, src []float64) {

@@ -74,13 +74,23 @@ func nonEmptyStrings(v []string) error {
 	return nil
 }
 
+// vectorField is a nullable vector column of n values, with an error naming the column where
+// n has no Arrow form.
+func vectorField(uid, name string, n int) (arrow.Field, error) {
+	t, err := frame.VectorType(n)
+	if err != nil {
+		return arrow.Field{}, fmt.Errorf("%s: output column %q: %w", uid, name, err)
+	}
+	return arrow.Field{Name: name, Type: t, Nullable: true}, nil
+}
+
 // columnsFn computes new columns for one batch from the input columns; keep, when not nil,
 // marks the rows to keep (the others are dropped).
 type columnsFn func(in []arrow.Array, n int) (out []arrow.Array, keep []bool, err error)
 
 // addColumns adds (or replaces, by name) the given fields, computed batch by batch by fn from
-// the named inputs. Unlike frame.WithColumn, it keeps each field's metadata and may drop rows;
-// when neither is needed it uses WithColumn so that Count still skips the pass over the data.
+// the named inputs, keeping each field's metadata; it may drop rows. One column that keeps
+// every row goes through WithColumnField, so Count still skips the pass over the data.
 func addColumns(df *frame.DataFrame, inputs []string, fields []arrow.Field, mayDrop bool, fn columnsFn) (*frame.DataFrame, error) {
 	idx := make([]int, len(inputs))
 	for i, name := range inputs {
@@ -89,8 +99,10 @@ func addColumns(df *frame.DataFrame, inputs []string, fields []arrow.Field, mayD
 		}
 		idx[i] = df.Schema().FieldIndices(name)[0]
 	}
-	if len(fields) == 1 && !mayDrop && fields[0].Metadata.Len() == 0 {
-		return df.WithColumn(fields[0].Name, fields[0].Type, inputs, func(cols []arrow.Array) (arrow.Array, error) {
+	if len(fields) == 1 && !mayDrop {
+		f := fields[0]
+		f.Nullable = true
+		return df.WithColumnField(f, inputs, func(cols []arrow.Array) (arrow.Array, error) {
 			n := 0
 			if len(cols) > 0 {
 				n = cols[0].Len()

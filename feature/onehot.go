@@ -211,7 +211,9 @@ func (m *OneHotEncoderModel) Transform(ctx context.Context, df *frame.DataFrame)
 			return nil, fmt.Errorf("%s: column %q has %d categories, which leaves no slots with dropLast; set dropLast false or handleInvalid keep", m.uid, c, m.sizes[k])
 		}
 		widths[k] = n
-		fields[k] = arrow.Field{Name: outs[k], Type: frame.VectorType(widths[k]), Nullable: true}
+		if fields[k], err = vectorField(m.uid, outs[k], n); err != nil {
+			return nil, err
+		}
 	}
 	uid, sizes := m.uid, append([]int(nil), m.sizes...)
 	return addColumns(df, ins, fields, false, func(in []arrow.Array, n int) ([]arrow.Array, []bool, error) {

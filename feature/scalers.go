@@ -39,7 +39,11 @@ func (v vectorStage) transform(df *frame.DataFrame, uid string, want int, fn fun
 	if err := checkNewColumn(df, uid, out); err != nil {
 		return nil, err
 	}
-	fields := []arrow.Field{{Name: out, Type: frame.VectorType(n), Nullable: true}}
+	vf, err := vectorField(uid, out, n)
+	if err != nil {
+		return nil, err
+	}
+	fields := []arrow.Field{vf}
 	return addColumns(df, []string{in}, fields, false, func(cols []arrow.Array, rows int) ([]arrow.Array, []bool, error) {
 		a, err := mapVectors(cols[0], n, n, fn)
 		if err != nil {

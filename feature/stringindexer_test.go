@@ -130,6 +130,19 @@ func TestStringIndexerMetadataAndIndexToString(t *testing.T) {
 	if !ok || !eqStrings(vals, []string{"b", "a", UnknownLabel}) {
 		t.Errorf("ml_attr values %v (%v), want b, a, %s; metadata %v", vals, ok, UnknownLabel, f.Metadata)
 	}
+	// Indexing keeps rows one for one, so counting an indexed frame reads no data: here an
+	// unseen label that would fail the pass does not fail Count.
+	unseen, err := m.SetHandleInvalid(HandleError).Transform(bg, mustFrame(t, frame.Col("s", []string{"a", "zzz"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := unseen.Count(bg); err != nil || n != 2 {
+		t.Errorf("Count of an indexed frame: %d, %v; want 2 without running the indexer", n, err)
+	}
+	if f, _ := field(unseen, "i"); f.Metadata.Len() == 0 {
+		t.Error("error mode lost the ml_attr metadata")
+	}
+	m.SetHandleInvalid(HandleKeep)
 	back, err := NewIndexToString().SetInputCol("i").SetOutputCol("s2").Transform(bg, out)
 	if err != nil {
 		t.Fatal(err)

@@ -12,10 +12,25 @@ import (
 )
 
 // VectorType is the type of a dense vector column of n doubles: FixedSizeList<Float64>, the
-// Arrow form of Spark ML's DenseVector.
-func VectorType(n int) arrow.DataType {
-	return arrow.FixedSizeListOf(int32(n), arrow.PrimitiveTypes.Float64)
+// Arrow form of Spark ML's DenseVector. Arrow has no zero-width fixed-size list, so n must be
+// at least 1 (Spark's empty vectors have no Arrow form).
+func VectorType(n int) (arrow.DataType, error) {
+	if err := checkVectorWidth(n); err != nil {
+		return nil, err
+	}
+	return arrow.FixedSizeListOf(int32(n), arrow.PrimitiveTypes.Float64), nil
 }
+
+// checkVectorWidth catches the widths arrow would panic on (or silently truncate to int32).
+func checkVectorWidth(n int) error {
+	if n < 1 || n > math.MaxInt32 {
+		return fmt.Errorf("frame: a vector of %d values: vectors hold 1 to %d values", n, math.MaxInt32)
+	}
+	return nil
+}
+
+// vectorTypeName describes the vector type in messages without building one.
+const vectorTypeName = "fixed_size_list<item: float64>"
 
 // IsVector reports whether dt is a vector column type (FixedSizeList<Float64>) and its length.
 func IsVector(dt arrow.DataType) (n int, ok bool) {
@@ -44,7 +59,7 @@ func IsNumeric(dt arrow.DataType) bool {
 func VectorValues(arr arrow.Array) (values []float64, n int, err error) {
 	n, ok := IsVector(arr.DataType())
 	if !ok {
-		return nil, 0, fmt.Errorf("frame: column type %s is not a vector (want %s)", arr.DataType(), VectorType(1))
+		return nil, 0, fmt.Errorf("frame: column type %s is not a vector (want %s)", arr.DataType(), vectorTypeName)
 	}
 	fl := arr.(*array.FixedSizeList)
 	child, ok := fl.ListValues().(*array.Float64)
@@ -62,15 +77,14 @@ func VectorValues(arr arrow.Array) (values []float64, n int, err error) {
 // NewVectorArray wraps flat (row i at flat[i*n:(i+1)*n]) as a vector column without copying.
 // valid marks non-null rows; nil means every row is valid. flat must not be modified afterwards.
 func NewVectorArray(n int, flat []float64, valid []bool) (arrow.Array, error) {
-	if n < 0 || (n == 0 && len(flat) != 0) || (n > 0 && len(flat)%n != 0) {
+	typ, err := VectorType(n)
+	if err != nil {
+		return nil, fmt.Errorf("frame: NewVectorArray: %w", err)
+	}
+	if len(flat)%n != 0 {
 		return nil, fmt.Errorf("frame: NewVectorArray: %d values do not make rows of %d", len(flat), n)
 	}
-	rows := 0
-	if n > 0 {
-		rows = len(flat) / n
-	} else {
-		rows = len(valid)
-	}
+	rows := len(flat) / n
 	if valid != nil && len(valid) != rows {
 		return nil, fmt.Errorf("frame: NewVectorArray: %d validity flags for %d rows", len(valid), rows)
 	}
@@ -78,7 +92,7 @@ func NewVectorArray(n int, flat []float64, valid []bool) (arrow.Array, error) {
 		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Float64Traits.CastToBytes(flat))}, nil, 0, 0)
 	defer vals.Release()
 	bitmap, nulls := validityBitmap(valid)
-	data := array.NewData(VectorType(n), rows, []*memory.Buffer{bitmap}, []arrow.ArrayData{vals}, nulls, 0)
+	data := array.NewData(typ, rows, []*memory.Buffer{bitmap}, []arrow.ArrayData{vals}, nulls, 0)
 	defer data.Release()
 	return array.MakeFromData(data), nil
 }
@@ -109,10 +123,13 @@ type VectorBuilder struct {
 	v *array.Float64Builder
 }
 
-// NewVectorBuilder returns a builder for vectors of length n.
-func NewVectorBuilder(n int) *VectorBuilder {
+// NewVectorBuilder returns a builder for vectors of length n (at least 1, as VectorType).
+func NewVectorBuilder(n int) (*VectorBuilder, error) {
+	if err := checkVectorWidth(n); err != nil {
+		return nil, fmt.Errorf("frame: NewVectorBuilder: %w", err)
+	}
 	b := array.NewFixedSizeListBuilder(alloc, int32(n), arrow.PrimitiveTypes.Float64)
-	return &VectorBuilder{n: n, b: b, v: b.ValueBuilder().(*array.Float64Builder)}
+	return &VectorBuilder{n: n, b: b, v: b.ValueBuilder().(*array.Float64Builder)}, nil
 }
 
 // Append adds one row; v must have the builder's length.
@@ -351,9 +368,12 @@ func arrayOf(data any) (arrow.Array, error) {
 		b.AppendValues(d, nil)
 		return b.NewArray(), nil
 	case [][]float64:
-		n := 0
-		if len(d) > 0 {
-			n = len(d[0])
+		if len(d) == 0 {
+			return nil, fmt.Errorf("no rows to take the vector length from; give an arrow.Array of VectorType(n) for an empty vector column")
+		}
+		n := len(d[0])
+		if n == 0 {
+			return nil, fmt.Errorf("row 0 holds an empty vector; vector columns hold at least one value per row")
 		}
 		flat := make([]float64, 0, n*len(d))
 		for i, v := range d {
@@ -361,13 +381,6 @@ func arrayOf(data any) (arrow.Array, error) {
 				return nil, fmt.Errorf("row %d has a vector of length %d, row 0 has %d", i, len(v), n)
 			}
 			flat = append(flat, v...)
-		}
-		if n == 0 {
-			valid := make([]bool, len(d))
-			for i := range valid {
-				valid[i] = true
-			}
-			return NewVectorArray(0, nil, valid)
 		}
 		return NewVectorArray(n, flat, nil)
 	case []Image:
@@ -458,18 +471,17 @@ func FromTensors(names []string, ts []*tensor.Tensor) (*DataFrame, error) {
 			}
 			data = imgs
 		default:
-			size := t.Len() / max(n, 1)
+			size := t.Shape()[1:].Size()
+			if size == 0 {
+				return nil, fmt.Errorf("frame: FromTensors: tensor %q of shape %v has rows of no values; vector columns hold at least one value per row", names[i], t.Shape())
+			}
 			flat := make([]float64, t.Len())
 			for j := range flat {
 				flat[j] = t.Float64Flat(j)
 			}
-			if size == 0 {
-				data = make([][]float64, n)
-				break
-			}
 			a, err := NewVectorArray(size, flat, nil)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("frame: FromTensors: tensor %q: %w", names[i], err)
 			}
 			defer a.Release()
 			data = a

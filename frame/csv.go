@@ -38,31 +38,84 @@ import (
 // With InferSchema (or, without a Schema, to count the columns) ReadCSV reads the files once
 // before returning; the rows themselves are read when an action runs.
 func ReadCSV(path string, opts ...ReadOption) (*DataFrame, error) {
-	cfg, err := newReadConfig("ReadCSV", []string{"Header", "Delimiter", "Quote", "NullValues", "InferSchema", "Schema", "Mode", "CorruptRecordColumn", "BatchRows", "Columns"}, opts)
+	cfg, err := csvConfig("ReadCSV", opts)
 	if err != nil {
 		return nil, err
-	}
-	if cfg.delim == cfg.quote {
-		return nil, fmt.Errorf("frame: ReadCSV: delimiter and quote are both %q", cfg.delim)
 	}
 	paths, err := resolvePaths("ReadCSV", path, ".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 	if err != nil {
 		return nil, err
 	}
-	data, err := csvSchema(paths, cfg)
+	ins := make([]csvInput, len(paths))
+	for i, p := range paths {
+		ins[i] = csvInput{name: filepath.Base(p), open: func() (io.Reader, func(), error) { return openMaybeGzip(p) }}
+	}
+	return readCSV("ReadCSV", ins, cfg)
+}
+
+// ReadCSVFrom reads delimited text from r, as ReadCSV reads a file: name stands for the file in
+// error messages ("iris.csv: line 7: ..."), and gzip-compressed text is recognised by its magic
+// bytes. A reader can be read only once while a frame may be read many times, so ReadCSVFrom
+// reads r to the end into memory and the frame parses that copy at each action; for data
+// larger than memory, use ReadCSV on a file. It takes the same options as ReadCSV.
+func ReadCSVFrom(r io.Reader, name string, opts ...ReadOption) (*DataFrame, error) {
+	cfg, err := csvConfig("ReadCSVFrom", opts)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, fmt.Errorf("frame: ReadCSVFrom: %s: nil reader", name)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("frame: ReadCSVFrom: %s: %w", name, err)
+	}
+	in := csvInput{name: name, open: func() (io.Reader, func(), error) {
+		if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+			return bytes.NewReader(data), func() {}, nil
+		}
+		z, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return z, func() { z.Close() }, nil
+	}}
+	return readCSV("ReadCSVFrom", []csvInput{in}, cfg)
+}
+
+func csvConfig(who string, opts []ReadOption) (*readConfig, error) {
+	cfg, err := newReadConfig(who, []string{"Header", "Delimiter", "Quote", "NullValues", "InferSchema", "Schema", "Mode", "CorruptRecordColumn", "BatchRows", "Columns"}, opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.delim == cfg.quote {
+		return nil, fmt.Errorf("frame: %s: delimiter and quote are both %q", who, cfg.delim)
+	}
+	return cfg, nil
+}
+
+// csvInput is one file's worth of CSV text: a name for messages and a way to read it from
+// the start, once per pass over the frame.
+type csvInput struct {
+	name string
+	open func() (io.Reader, func(), error)
+}
+
+func readCSV(who string, ins []csvInput, cfg *readConfig) (*DataFrame, error) {
+	data, err := csvSchema(who, ins, cfg)
 	if err != nil {
 		return nil, err
 	}
 	out := data
 	if cfg.corruptCol != "" {
 		if len(data.FieldIndices(cfg.corruptCol)) > 0 {
-			return nil, fmt.Errorf("frame: ReadCSV: corrupt-record column %q is also a data column", cfg.corruptCol)
+			return nil, fmt.Errorf("frame: %s: corrupt-record column %q is also a data column", who, cfg.corruptCol)
 		}
 		out = arrow.NewSchema(append(append([]arrow.Field(nil), data.Fields()...), arrow.Field{Name: cfg.corruptCol, Type: arrow.BinaryTypes.String, Nullable: true}), nil)
 	}
-	parts := make([]source, len(paths))
-	for i, p := range paths {
-		parts[i] = &csvSource{path: p, cfg: cfg, data: data, out: out}
+	parts := make([]source, len(ins))
+	for i, in := range ins {
+		parts[i] = &csvSource{who: who, in: in, cfg: cfg, data: data, out: out}
 	}
 	df := newFrame(out, len(parts), &sourceNode{parts: parts})
 	if cfg.columns != nil {
@@ -123,19 +176,19 @@ func (k csvKind) arrowType() arrow.DataType {
 
 // csvSchema works out the column names and types: from the Schema option, or from the header
 // (or the first record's width) and, with InferSchema, a pass over every file.
-func csvSchema(paths []string, cfg *readConfig) (*arrow.Schema, error) {
+func csvSchema(who string, ins []csvInput, cfg *readConfig) (*arrow.Schema, error) {
 	if cfg.schema != nil {
 		for _, f := range cfg.schema.Fields() {
 			if _, ok := csvKindOf(f.Type); !ok {
-				return nil, fmt.Errorf("frame: ReadCSV: column %q has type %s; ReadCSV reads int32, int64, float32, float64, bool and utf8", f.Name, f.Type)
+				return nil, fmt.Errorf("frame: %s: column %q has type %s; %s reads int32, int64, float32, float64, bool and utf8", who, f.Name, f.Type, who)
 			}
 		}
 		return cfg.schema, nil
 	}
 	var names []string
 	var kinds []csvKind
-	for fi, p := range paths {
-		err := scanCSVFile(p, cfg, func(s *csvScanner) error {
+	for fi, in := range ins {
+		err := scanCSV(in, cfg, func(s *csvScanner) error {
 			first := true
 			for s.next() {
 				if first {
@@ -178,14 +231,14 @@ func csvSchema(paths []string, cfg *readConfig) (*arrow.Schema, error) {
 			return s.err()
 		})
 		if err != nil {
-			return nil, fmt.Errorf("frame: ReadCSV: %w", err)
+			return nil, fmt.Errorf("frame: %s: %w", who, err)
 		}
 		if !cfg.infer && names != nil {
 			break
 		}
 	}
 	if names == nil {
-		return nil, fmt.Errorf("frame: ReadCSV: %s: no records", paths[0])
+		return nil, fmt.Errorf("frame: %s: %s: no records", who, ins[0].name)
 	}
 	fields := make([]arrow.Field, len(names))
 	for k, n := range names {
@@ -299,20 +352,20 @@ func openMaybeGzip(path string) (io.Reader, func(), error) {
 	return z, func() { z.Close(); f.Close() }, nil
 }
 
-func scanCSVFile(path string, cfg *readConfig, fn func(*csvScanner) error) error {
-	r, closeFn, err := openMaybeGzip(path)
+func scanCSV(in csvInput, cfg *readConfig, fn func(*csvScanner) error) error {
+	r, closeFn, err := in.open()
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	return fn(newCSVScanner(r, path, cfg.delim, cfg.quote, false))
+	return fn(newCSVScanner(r, in.name, cfg.delim, cfg.quote, false))
 }
 
 // csvScanner splits a byte stream into records and fields. It copies each record's fields
 // into one reusable buffer, so a record costs no allocations once the buffers have grown.
 type csvScanner struct {
 	r       io.Reader
-	name    string // base name of the file, for messages
+	name    string // the file's base name (or the name ReadCSVFrom was given), for messages
 	buf     []byte
 	pos     int
 	end     int
@@ -338,8 +391,8 @@ type csvScanner struct {
 	started bool
 }
 
-func newCSVScanner(r io.Reader, path string, delim, quote byte, keepRaw bool) *csvScanner {
-	s := &csvScanner{r: r, name: filepath.Base(path), buf: make([]byte, 256<<10), delim: delim, quote: quote, line: 1, keepRaw: keepRaw}
+func newCSVScanner(r io.Reader, name string, delim, quote byte, keepRaw bool) *csvScanner {
+	s := &csvScanner{r: r, name: name, buf: make([]byte, 256<<10), delim: delim, quote: quote, line: 1, keepRaw: keepRaw}
 	s.special[delim] = true
 	s.special['\n'] = true
 	s.special['\r'] = true
@@ -656,7 +709,8 @@ func unsafeString(b []byte) string {
 
 // csvSource is one CSV file of a frame.
 type csvSource struct {
-	path string
+	who  string // the reader, for messages
+	in   csvInput
 	cfg  *readConfig
 	data *arrow.Schema // the parsed columns
 	out  *arrow.Schema // data plus the corrupt-record column, if any
@@ -665,11 +719,11 @@ type csvSource struct {
 func (c *csvSource) rows() (int64, bool) { return 0, false }
 
 func (c *csvSource) open(ctx context.Context) (recordStream, error) {
-	r, closeFn, err := openMaybeGzip(c.path)
+	r, closeFn, err := c.in.open()
 	if err != nil {
-		return nil, fmt.Errorf("frame: ReadCSV: %w", err)
+		return nil, fmt.Errorf("frame: %s: %w", c.who, err)
 	}
-	s := &csvStream{src: c, scan: newCSVScanner(r, c.path, c.cfg.delim, c.cfg.quote, c.cfg.corruptCol != ""), closeFn: closeFn}
+	s := &csvStream{src: c, scan: newCSVScanner(r, c.in.name, c.cfg.delim, c.cfg.quote, c.cfg.corruptCol != ""), closeFn: closeFn}
 	s.kinds = make([]csvKind, c.data.NumFields())
 	s.cols = make([]*accum, c.out.NumFields())
 	for k, f := range c.data.Fields() {
@@ -714,7 +768,7 @@ func (s *csvStream) next() (arrow.RecordBatch, error) {
 		}
 		ok, err := s.parseRecord()
 		if err != nil {
-			return nil, fmt.Errorf("frame: ReadCSV: %w", err)
+			return nil, fmt.Errorf("frame: %s: %w", s.src.who, err)
 		}
 		if !ok && cfg.mode == DropMalformed {
 			continue
@@ -723,7 +777,7 @@ func (s *csvStream) next() (arrow.RecordBatch, error) {
 		rows++
 	}
 	if err := s.scan.err(); err != nil {
-		return nil, fmt.Errorf("frame: ReadCSV: %w", err)
+		return nil, fmt.Errorf("frame: %s: %w", s.src.who, err)
 	}
 	if rows == 0 {
 		return nil, io.EOF

@@ -184,6 +184,12 @@ func (df *DataFrame) Count(ctx context.Context) (int64, error) {
 	return n, err
 }
 
+// KnownCount returns the number of rows when it is known without reading data (in-memory
+// frames, Parquet metadata, IDX headers, and row-preserving steps on them), and false
+// otherwise. It never runs the plan: a consumer that streams a frame can show totals when they
+// are free without paying Count's extra pass for them.
+func (df *DataFrame) KnownCount() (int64, bool) { return df.plan.rows() }
+
 // Collect runs the plan and returns an in-memory frame with the same rows, schema and
 // partitions. Use it to cache a frame that several actions will read.
 func (df *DataFrame) Collect(ctx context.Context) (*DataFrame, error) {

@@ -108,10 +108,13 @@ func TestSelectDropRenameWithColumn(t *testing.T) {
 	if _, err := df.WithColumnFloat64("bad", []string{"s"}, nil); err == nil {
 		t.Error("WithColumnFloat64 over a string column gave no error")
 	}
-	vec := must[*DataFrame](t)(df.WithColumn("v", VectorType(2), []string{"a", "b"}, func(cols []arrow.Array) (arrow.Array, error) {
+	vec := must[*DataFrame](t)(df.WithColumn("v", must[arrow.DataType](t)(VectorType(2)), []string{"a", "b"}, func(cols []arrow.Array) (arrow.Array, error) {
 		a, _ := ToFloat64(nil, cols[0])
 		b, _ := ToFloat64(nil, cols[1])
-		vb := NewVectorBuilder(2)
+		vb, err := NewVectorBuilder(2)
+		if err != nil {
+			return nil, err
+		}
 		defer vb.Release()
 		for i := range a {
 			if err := vb.Append([]float64{a[i], b[i] * 2}); err != nil {

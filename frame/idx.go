@@ -164,6 +164,7 @@ func (s *idxStream) next() (arrow.RecordBatch, error) {
 	}
 	ib := NewImageBuilder()
 	defer ib.Release()
+	ib.reserve(n, n*size)
 	for i := 0; i < n; i++ {
 		img := Image{Origin: fmt.Sprintf("%s[%d]", s.base, s.row+i), Height: s.src.h, Width: s.src.w, Channels: 1, Mode: "L", Data: pix[i*size : (i+1)*size]}
 		if err := ib.Append(img); err != nil {

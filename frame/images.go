@@ -97,6 +97,16 @@ func NewImageBuilder() *ImageBuilder {
 	}
 }
 
+// reserve makes room for rows more images of dataBytes pixel bytes in all, for callers that
+// know the sizes ahead (IDX files), so the pixel buffer is not regrown and recopied.
+func (b *ImageBuilder) reserve(rows, dataBytes int) {
+	b.b.Reserve(rows)
+	for _, f := range []array.Builder{b.origin, b.mode, b.height, b.width, b.chans, b.data} {
+		f.Reserve(rows)
+	}
+	b.data.ReserveData(dataBytes)
+}
+
 // Append adds one image; its data length must match its shape and its mode its channels.
 func (b *ImageBuilder) Append(img Image) error {
 	if img.Height < 0 || img.Width < 0 || img.Height*img.Width*img.Channels != len(img.Data) {

@@ -23,7 +23,7 @@ import (
 //
 // Without a Schema, ReadJSONLines reads the files once to infer one: columns in order of first
 // appearance; integers → Int64, numbers → Float64, booleans → Boolean, strings → String,
-// arrays of numbers that always have the same length n → VectorType(n); anything else
+// arrays of numbers that always have the same length n ≥ 1 → VectorType(n); anything else
 // (objects, ragged arrays, mixed types) → String holding the value's JSON text. With a Schema,
 // keys are matched by name, missing keys are null and extra keys are ignored.
 //
@@ -276,8 +276,13 @@ func inferJSONSchema(paths []string, cfg *readConfig) (*arrow.Schema, error) {
 		case jsBool:
 			t = arrow.FixedWidthTypes.Boolean
 		case jsVector:
-			if in.vecLen >= 0 {
-				t = VectorType(in.vecLen)
+			// Arrays that are always empty have no vector form; their JSON text is kept.
+			if in.vecLen > 0 {
+				vt, err := VectorType(in.vecLen)
+				if err != nil {
+					return nil, fmt.Errorf("frame: ReadJSONLines: column %q: %w", n, err)
+				}
+				t = vt
 			}
 		}
 		out[i] = arrow.Field{Name: n, Type: t, Nullable: true}
@@ -306,7 +311,15 @@ func (j *jsonSource) open(ctx context.Context) (recordStream, error) {
 		s.col[f.Name] = k
 		if s.kinds[k] == jsonVector {
 			n, _ := IsVector(f.Type)
-			s.builders[k] = NewVectorBuilder(n).b
+			vb, err := NewVectorBuilder(n)
+			if err != nil {
+				for _, b := range s.builders[:k] {
+					b.Release()
+				}
+				closeFn()
+				return nil, fmt.Errorf("frame: ReadJSONLines: column %q: %w", f.Name, err)
+			}
+			s.builders[k] = vb.b
 		} else {
 			s.builders[k] = array.NewBuilder(alloc, f.Type)
 		}

@@ -97,12 +97,34 @@ func (df *DataFrame) WithColumnRenamed(old, name string) (*DataFrame, error) {
 // only during the call) and returns a new array of typ with as many rows; this is the form
 // feature stages use. Errors from fn surface at the action that runs the plan.
 func (df *DataFrame) WithColumn(name string, typ arrow.DataType, inputs []string, fn func(cols []arrow.Array) (arrow.Array, error)) (*DataFrame, error) {
+	return df.withColumn("WithColumn", arrow.Field{Name: name, Type: typ, Nullable: true}, inputs, fn)
+}
+
+// WithColumnField is WithColumn for a column described by a whole field: its metadata (such
+// as Spark ML's "ml_attr" that StringIndexer writes) and nullability are kept as given, and a
+// non-nullable field rejects arrays with nulls. Like WithColumn it keeps rows one for one, so
+// Count on the result does not run fn.
+func (df *DataFrame) WithColumnField(field arrow.Field, inputs []string, fn func(cols []arrow.Array) (arrow.Array, error)) (*DataFrame, error) {
+	return df.withColumn("WithColumnField", field, inputs, fn)
+}
+
+func (df *DataFrame) withColumn(who string, field arrow.Field, inputs []string, fn func(cols []arrow.Array) (arrow.Array, error)) (*DataFrame, error) {
+	if field.Name == "" {
+		return nil, fmt.Errorf("frame: %s: empty column name", who)
+	}
+	if field.Type == nil {
+		return nil, fmt.Errorf("frame: %s %q: nil type", who, field.Name)
+	}
+	if fn == nil {
+		return nil, fmt.Errorf("frame: %s %q: nil function", who, field.Name)
+	}
 	idx, err := df.indices(inputs)
 	if err != nil {
 		return nil, err
 	}
-	schema, pos := withField(df.schema, arrow.Field{Name: name, Type: typ, Nullable: true})
-	step := fmt.Sprintf("WithColumn %q", name)
+	typ := field.Type
+	schema, pos := withField(df.schema, field)
+	step := fmt.Sprintf("%s %q", who, field.Name)
 	return df.derive(step, schema, true, func() stepFunc {
 		in := make([]arrow.Array, len(idx))
 		return func(rec arrow.RecordBatch) (arrow.RecordBatch, bool, error) {
@@ -123,6 +145,9 @@ func (df *DataFrame) WithColumn(name string, typ arrow.DataType, inputs []string
 			if int64(out.Len()) != rec.NumRows() {
 				return nil, false, fmt.Errorf("function returned %d rows for a batch of %d", out.Len(), rec.NumRows())
 			}
+			if !field.Nullable && out.NullN() > 0 {
+				return nil, false, fmt.Errorf("function returned %d null(s) for a non-nullable column", out.NullN())
+			}
 			return withArray(schema, rec, pos, out), false, nil
 		}
 	}), nil
@@ -132,11 +157,12 @@ func (df *DataFrame) WithColumn(name string, typ arrow.DataType, inputs []string
 // position.
 func withField(s *arrow.Schema, f arrow.Field) (*arrow.Schema, int) {
 	fields := append([]arrow.Field(nil), s.Fields()...)
+	md := s.Metadata()
 	if k := s.FieldIndices(f.Name); len(k) > 0 {
 		fields[k[0]] = f
-		return arrow.NewSchema(fields, nil), k[0]
+		return arrow.NewSchema(fields, &md), k[0]
 	}
-	return arrow.NewSchema(append(fields, f), nil), len(fields)
+	return arrow.NewSchema(append(fields, f), &md), len(fields)
 }
 
 func withArray(schema *arrow.Schema, rec arrow.RecordBatch, pos int, a arrow.Array) arrow.RecordBatch {

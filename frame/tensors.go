@@ -444,8 +444,9 @@ type Stats struct {
 	// Batches, inside Batch for a Dataset. It is the figure that says whether the input
 	// pipeline starves training.
 	WaitTime time.Duration
-	// LoadTime is how long the loader spent reading and converting (Batches only), excluding
-	// time blocked on a full prefetch queue.
+	// LoadTime is how long the loader spent reading, converting and shuffling (Batches
+	// only), summed over its goroutines and excluding time they were blocked on each other or
+	// on a full prefetch queue.
 	LoadTime time.Duration
 }
 
@@ -603,8 +604,9 @@ type Batch struct {
 	X, Y *tensor.Tensor
 }
 
-// BatchIter streams batches from a frame; a single background goroutine reads, converts,
-// shuffles and assembles them ahead of the consumer. Use it from one goroutine:
+// BatchIter streams batches from a frame; two background goroutines work ahead of the
+// consumer, one reading and converting record batches, the other shuffling rows and
+// assembling batches. Use it from one goroutine:
 //
 //	it, err := frame.Batches(ctx, df, features, "label", frame.BatchSize(64), frame.Shuffle(seed), frame.Epoch(e))
 //	defer it.Close()
@@ -622,11 +624,13 @@ type BatchIter struct {
 	err    error
 	stats  Stats
 	load   atomic.Int64 // producer's busy nanoseconds
+	read   atomic.Bool  // the plan has been read to the end
 }
 
 // Batches starts streaming df as batches of tensors (shapes as in ToDataset, with BatchSize
-// rows each). Each call reads the frame once, on one background goroutine; rows keep the
-// frame's order unless Shuffle is given.
+// rows each). Each call reads the frame once, in the background; rows keep the frame's order
+// unless Shuffle is given. Memory holds the shuffle buffer, Prefetch batches and a couple of
+// converted record batches.
 //
 // Options: BatchSize, Shuffle, ShuffleBuffer, Epoch, DropLast, Prefetch, PixelScale,
 // ChannelsFirst, Flatten.
@@ -641,9 +645,12 @@ func Batches(ctx context.Context, df *DataFrame, features []string, label string
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	it := &BatchIter{ch: make(chan Batch, cfg.prefetch), cancel: cancel, done: make(chan struct{})}
-	p := &producer{it: it, conv: conv, cfg: cfg, ctx: ctx}
+	p := &producer{it: it, conv: conv, cfg: cfg, ctx: ctx, bufRows: cfg.shuffleBuffer}
 	if cfg.shuffle {
 		p.rng = tensor.NewRNG(cfg.seed).Derive(fmt.Sprintf("frame.Batches/epoch=%d", cfg.epoch))
+		if n, ok := df.KnownCount(); ok && n < int64(p.bufRows) {
+			p.bufRows = int(n)
+		}
 	}
 	go p.run(df)
 	return it, nil
@@ -685,6 +692,12 @@ func (it *BatchIter) Close() error {
 	return nil
 }
 
+// ReadDone reports whether the loader has read the whole frame, so that what is left of the
+// pass is already in memory (the shuffle buffer and the prefetch queue). A consumer that will
+// read the frame again, for the next epoch, can start that pass now: its shuffle buffer then
+// fills while this pass drains, instead of while the next one's first batch is awaited.
+func (it *BatchIter) ReadDone() bool { return it.read.Load() }
+
 // Stats reports what the consumer has received and how long it waited.
 func (it *BatchIter) Stats() Stats {
 	s := it.stats
@@ -699,50 +712,107 @@ type producer struct {
 	ctx  context.Context
 	rng  *tensor.RNG
 
-	rows int64 // rows read so far, for messages
-	// The shuffle buffer, row-major like a chunk.
-	buf chunk
+	// The shuffle buffer, row-major like a chunk, and the rows it will hold when full (fewer
+	// than ShuffleBuffer for a frame known to be smaller).
+	buf     chunk
+	bufRows int
 	// The batch being assembled.
 	out chunk
 }
 
+// readAhead is how many converted record batches the reading goroutine may hold ready for
+// the shuffling one. Reading a record batch (decompressing, decoding, converting) takes far
+// longer than a training step; one in hand hides that behind the batches being assembled
+// from the previous one, where a single goroutine would stall training at every record batch.
+const readAhead = 1
+
 func (p *producer) run(df *DataFrame) {
 	defer close(p.it.done)
 	defer close(p.it.ch)
-	busy := time.Now()
-	var sendWait time.Duration
-	p.it.perr = func() error {
-		var ch chunk
-		err := df.Iterate(p.ctx, func(rec arrow.RecordBatch) error {
-			ch = chunk{x: ch.x[:0], yi: ch.yi[:0], yf: ch.yf[:0]}
-			if err := p.conv.convert(rec, p.rows, &ch); err != nil {
+	// Two stages: one goroutine runs the plan and converts record batches into rows, this one
+	// shuffles and assembles batches. Chunks go round between them, so steady state allocates
+	// no row storage.
+	ctx, cancel := context.WithCancel(p.ctx)
+	defer cancel()
+	chunks := make(chan *chunk, readAhead)
+	free := make(chan *chunk, readAhead+2)
+	var readErr error
+	var readBusy time.Duration
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		defer close(chunks)
+		start := time.Now()
+		var blocked time.Duration
+		var rows int64
+		readErr = df.Iterate(ctx, func(rec arrow.RecordBatch) error {
+			var ch *chunk
+			select {
+			case ch = <-free:
+				*ch = chunk{x: ch.x[:0], yi: ch.yi[:0], yf: ch.yf[:0]}
+			default:
+				ch = &chunk{}
+			}
+			if err := p.conv.convert(rec, rows, ch); err != nil {
 				return fmt.Errorf("frame: Batches: %w", err)
 			}
-			p.rows += int64(ch.n)
+			rows += int64(ch.n)
+			t := time.Now()
+			defer func() { blocked += time.Since(t) }()
+			select {
+			case chunks <- ch:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		readBusy = time.Since(start) - blocked
+	}()
+
+	start := time.Now()
+	var idle time.Duration // waiting for a chunk or for room in the prefetch queue
+	p.it.perr = func() error {
+		for {
+			t := time.Now()
+			ch, ok := <-chunks
+			idle += time.Since(t)
+			if !ok {
+				break
+			}
 			for r := 0; r < ch.n; r++ {
-				if err := p.add(&ch, r, &sendWait); err != nil {
+				if err := p.add(ch, r, &idle); err != nil {
 					return err
 				}
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			select {
+			case free <- ch:
+			default:
+			}
 		}
+		<-readDone
+		if readErr != nil {
+			return readErr
+		}
+		p.it.read.Store(true)
 		if p.rng != nil {
 			// Drain the buffer in random order.
 			for _, r := range p.rng.Perm(p.buf.n) {
-				if err := p.emit(&p.buf, r, &sendWait); err != nil {
+				if err := p.emit(&p.buf, r, &idle); err != nil {
 					return err
 				}
 			}
 		}
 		if p.out.n > 0 && !p.cfg.dropLast {
-			return p.send(&sendWait)
+			return p.send(&idle)
 		}
 		return nil
 	}()
-	p.it.load.Store(int64(time.Since(busy) - sendWait))
+	// Stop the reader (when this stage failed) and wait for it before reporting.
+	cancel()
+	for range chunks {
+	}
+	<-readDone
+	p.it.load.Store(int64(time.Since(start) - idle + readBusy))
 }
 
 // add passes row r of ch through the shuffle buffer (or straight on without shuffling).
@@ -751,6 +821,17 @@ func (p *producer) add(ch *chunk, r int, wait *time.Duration) error {
 		return p.emit(ch, r, wait)
 	}
 	if p.buf.n < p.cfg.shuffleBuffer {
+		if p.buf.n == 0 && p.buf.x == nil {
+			// Sized once: growing by doubling would copy a large buffer several times over
+			// while the first batch is awaited.
+			p.buf.x = make([]float32, 0, p.bufRows*p.conv.width)
+			switch p.conv.lkind {
+			case intLabel:
+				p.buf.yi = make([]int64, 0, p.bufRows)
+			case floatLabel, vectorLabel:
+				p.buf.yf = make([]float32, 0, p.bufRows*p.conv.lwidth)
+			}
+		}
 		p.buf.appendRow(ch, r, p.conv)
 		return nil
 	}

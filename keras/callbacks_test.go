@@ -135,7 +135,7 @@ func TestEarlyStopping(t *testing.T) {
 	}
 
 	_, err = m.Fit(bg, mustDataset(t, x, y), Callbacks(EarlyStopping("val_los", 1, 0, "min", false)), Verbose(0))
-	if err == nil || !strings.Contains(err.Error(), `"val_los" is not in the epoch logs (have: accuracy, loss)`) {
+	if err == nil || !strings.Contains(err.Error(), `"val_los" is not in the epoch logs (have: accuracy, data_wait_s, loss)`) {
 		t.Errorf("misspelt monitor: %v", err)
 	}
 	if _, err = m.Fit(bg, mustDataset(t, x, y), Callbacks(EarlyStopping("loss", 1, 0, "down", false)), Verbose(0)); err == nil {

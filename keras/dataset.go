@@ -10,9 +10,10 @@ import (
 // Dataset is what Fit and Evaluate read: rows addressed by index, batched on request. Fit
 // decides the order (shuffling) and batch size and asks for the rows of each batch, so a
 // Dataset only has to gather rows. Data frames and other sources implement it outside this
-// package.
+// package. A source that cannot be read by index, or is cheaper to read in passes, also
+// implements BatchStream, which Fit and Evaluate then use instead of Batch.
 type Dataset interface {
-	// Len is the number of rows.
+	// Len is the number of rows; a BatchStream may return -1 when it does not know.
 	Len() int
 	// Batch returns the given rows: x holds one tensor per model input and y one per model
 	// output, each with len(rows) as its first axis. A source without targets returns no y.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/deepframe/deepframe/autograd"
@@ -39,74 +40,91 @@ func (m *Model) Evaluate(ctx context.Context, data Dataset, opts ...EvalOption) 
 		ctx = context.Background()
 	}
 	start := time.Now()
-	res, err := m.evaluate(ctx, g, c, data, cfg.batchSize)
+	res, rows, err := m.evaluate(ctx, g, c, data, cfg.batchSize)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.verbose > 0 && cfg.out != nil {
-		fmt.Fprintf(cfg.out, "evaluate samples %d%s time=%s\n", data.Len(), formatLogs(res, m.logOrder(c)), formatSeconds(time.Since(start)))
+		fmt.Fprintf(cfg.out, "evaluate samples %d%s time=%s\n", rows, formatLogs(res, m.logOrder(c)), formatSeconds(time.Since(start)))
 	}
 	return res, nil
 }
 
-func (m *Model) evaluate(ctx context.Context, g *graph, c *compiled, data Dataset, batchSize int) (map[string]float64, error) {
-	n := data.Len()
-	if n <= 0 {
-		return nil, errors.New("keras: evaluate: the dataset has no rows")
+// evaluate returns the scores and the number of rows scored. A streaming dataset is read in
+// one pass (epoch 0) in its own order.
+func (m *Model) evaluate(ctx context.Context, g *graph, c *compiled, data Dataset, batchSize int) (map[string]float64, int, error) {
+	rd := batchReader{data: data, batchSize: batchSize}
+	if streamOf(data) == nil {
+		if rd.n = data.Len(); rd.n <= 0 {
+			return nil, 0, errors.New("keras: evaluate: the dataset has no rows")
+		}
 	}
+	if err := rd.open(ctx, 0); err != nil {
+		return nil, 0, fmt.Errorf("keras: evaluate: %w", err)
+	}
+	defer rd.close()
 	for _, mt := range c.metrics {
 		mt.Reset()
 	}
-	rows := make([]int, 0, batchSize)
 	var lossSum float64
 	outSums := make([]float64, len(g.outputs))
-	for start := 0; start < n; start += batchSize {
+	seen := 0
+	for {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("keras: evaluate stopped: %w", err)
+			return nil, 0, fmt.Errorf("keras: evaluate stopped: %w", err)
 		}
-		rows = rows[:0]
-		for r := start; r < min(start+batchSize, n); r++ {
-			rows = append(rows, r)
+		x, y, rows, err := rd.next()
+		if err == io.EOF {
+			break
 		}
-		x, y, err := data.Batch(rows)
 		if err != nil {
-			return nil, fmt.Errorf("keras: evaluate: reading rows %d-%d: %w", start, start+len(rows)-1, err)
+			if rd.it != nil {
+				return nil, 0, fmt.Errorf("keras: evaluate: reading the batch after row %d: %w", seen, err)
+			}
+			return nil, 0, fmt.Errorf("keras: evaluate: reading rows %d-%d: %w", seen, min(seen+batchSize, rd.n)-1, err)
 		}
 		if len(x) != len(g.inputs) {
-			return nil, fmt.Errorf("keras: evaluate: the dataset gives %d input tensor(s) but model %q has %d input(s)", len(x), m.name, len(g.inputs))
+			return nil, 0, fmt.Errorf("keras: evaluate: the dataset gives %d input tensor(s) but model %q has %d input(s)", len(x), m.name, len(g.inputs))
 		}
 		if len(y) != len(g.outputs) {
-			return nil, fmt.Errorf("keras: evaluate: the dataset gives %d target tensor(s) but model %q has %d output(s)", len(y), m.name, len(g.outputs))
+			return nil, 0, fmt.Errorf("keras: evaluate: the dataset gives %d target tensor(s) but model %q has %d output(s)", len(y), m.name, len(g.outputs))
 		}
-		if err := checkBatchRows(x, y, len(rows)); err != nil {
-			return nil, fmt.Errorf("keras: evaluate: %w", err)
+		if err := checkBatchRows(x, y, rows); err != nil {
+			return nil, 0, fmt.Errorf("keras: evaluate: %w", err)
 		}
-		k := float64(len(rows))
+		k := float64(rows)
 		v, out0, err := m.evaluateBatch(g, c, x, y, outSums, k)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		lossSum += v * k
+		seen += rows
 		for _, mt := range c.metrics {
 			if err := mt.Update(y[0], out0); err != nil {
-				return nil, fmt.Errorf("keras: evaluate: metric %s: %w", mt.Name(), err)
+				return nil, 0, fmt.Errorf("keras: evaluate: metric %s: %w", mt.Name(), err)
 			}
 		}
 	}
+	if err := rd.close(); err != nil {
+		return nil, 0, fmt.Errorf("keras: evaluate: closing the stream: %w", err)
+	}
+	if seen == 0 {
+		return nil, 0, errors.New("keras: evaluate: the dataset's stream gave no batches")
+	}
 	penalty, err := m.weightPenalty()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	res := map[string]float64{"loss": lossSum/float64(n) + penalty}
+	res := map[string]float64{"loss": lossSum/float64(seen) + penalty}
 	if len(g.outputs) > 1 {
 		for i, o := range g.outputs {
-			res[g.nodes[o].name+"_loss"] = outSums[i] / float64(n)
+			res[g.nodes[o].name+"_loss"] = outSums[i] / float64(seen)
 		}
 	}
 	for _, mt := range c.metrics {
 		res[mt.Name()] = mt.Result()
 	}
-	return res, nil
+	return res, seen, nil
 }
 
 // evaluateBatch runs one batch in inference mode. It returns the batch's loss and, when there
@@ -276,10 +294,13 @@ func (m *Model) predictBatch(g *graph, xs []*tensor.Tensor, start, end int, resu
 	return nil
 }
 
-// formatLogs renders logs as " key=value" pairs in order, then any other keys sorted.
+// formatLogs renders logs as " key=value" pairs in order, then any other keys sorted. The
+// data wait stays out: progress lines keep the shape tools parse, and the figure is in the
+// history and TensorBoard.
 func formatLogs(logs map[string]float64, order []string) string {
 	var b []byte
-	done := make(map[string]bool, len(order))
+	done := make(map[string]bool, len(order)+1)
+	done[DataWaitKey] = true
 	for _, k := range order {
 		if v, ok := logs[k]; ok {
 			b = fmt.Appendf(b, " %s=%s", k, formatValue(v))

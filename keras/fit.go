@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/deepframe/deepframe/autograd"
@@ -24,7 +25,11 @@ type lastStep struct {
 // the model forward in training mode, adds weight and activity penalties to the loss,
 // back-propagates, and lets the optimizer update the trainable weights of unfrozen layers.
 // After each epoch it validates (ValidationData or ValidationSplit) and calls the callbacks;
-// History holds every epoch's logs.
+// History holds every epoch's logs, among them DataWaitKey: how long the steps waited for
+// data.
+//
+// A dataset read by row is visited in a fresh order each epoch (Shuffle); one that implements
+// BatchStream is read one pass per epoch, in the stream's own order.
 //
 // Fit stops between two steps when ctx is cancelled and returns the history so far with an
 // error wrapping ctx.Err(). A callback error ends Fit with that error.
@@ -61,12 +66,16 @@ func (m *Model) Fit(ctx context.Context, data Dataset, opts ...FitOption) (*Hist
 		if valid != nil {
 			return hist, errors.New("keras: Fit: give ValidationData or ValidationSplit, not both")
 		}
+		if streamOf(data) != nil {
+			return hist, fmt.Errorf("keras: Fit: ValidationSplit(%v) holds out rows by index, but the dataset streams (it implements BatchStream); give ValidationData instead", cfg.validSplit)
+		}
 		if train, valid, err = splitTail(data, cfg.validSplit); err != nil {
 			return hist, err
 		}
 	}
+	// A stream may not know its length (-1); it reports an empty pass when it runs.
 	n := train.Len()
-	if n <= 0 {
+	if n == 0 || (n < 0 && streamOf(train) == nil) {
 		return hist, errors.New("keras: Fit: the dataset has no rows")
 	}
 	if ctx == nil {
@@ -123,8 +132,12 @@ func checkRun(who string, c runConfig) error {
 
 func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitConfig, train, valid Dataset,
 	calls *callbackList, prog *progress, hist *History, lastLogs *map[string]float64) error {
-	n := train.Len()
-	order := make([]int, n)
+	rd := batchReader{data: train, batchSize: cfg.batchSize}
+	if streamOf(train) == nil {
+		rd.n = train.Len()
+		rd.order = make([]int, rd.n)
+	}
+	defer rd.close()
 	nOut := len(g.outputs)
 	outLossSums := make([]float64, nOut)
 	stepLoss := make([]float64, nOut) // each output's loss in the step just taken
@@ -134,32 +147,42 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 		if err := calls.epochBegin(epoch); err != nil {
 			return err
 		}
-		for i := range order {
-			order[i] = i
+		for i := range rd.order {
+			rd.order[i] = i
 		}
-		if cfg.shuffle {
-			shuffleRNG(m.seed, m.epochs).Shuffle(order)
+		if cfg.shuffle && rd.order != nil {
+			shuffleRNG(m.seed, m.epochs).Shuffle(rd.order)
+		}
+		if err := rd.open(ctx, m.epochs); err != nil {
+			return fmt.Errorf("keras: Fit epoch %d: %w", epoch+1, err)
 		}
 		for _, mt := range c.metrics {
 			mt.Reset()
 		}
 		clear(outLossSums)
 		var lossSum float64
+		var wait, busy time.Duration // waiting for data; in steps, waits included
 		seen := 0
 		epochStart := time.Now()
 		prev := epochStart
 		prog.epochBegin(epoch, cfg.epochs)
-		for batch, start := 0, 0; start < n; batch, start = batch+1, start+cfg.batchSize {
+		for batch := 0; ; batch++ {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("keras: Fit stopped in epoch %d/%d: %w", epoch+1, cfg.epochs, err)
 			}
-			rows := order[start:min(start+cfg.batchSize, n)]
-			x, y, err := train.Batch(rows)
+			asked := time.Now()
+			x, y, rows, err := rd.next()
+			got := time.Now()
+			wait += got.Sub(asked)
+			if err == io.EOF {
+				busy += got.Sub(asked)
+				break
+			}
 			if err != nil {
 				return fmt.Errorf("keras: Fit epoch %d: reading batch %d: %w", epoch+1, batch, err)
 			}
 			lr := c.opt.LearningRate()
-			res, err := m.trainStep(g, c, x, y, len(rows), len(c.metrics) > 0, stepLoss)
+			res, err := m.trainStep(g, c, x, y, rows, len(c.metrics) > 0, stepLoss)
 			if err != nil {
 				return fmt.Errorf("keras: Fit epoch %d batch %d: %w", epoch+1, batch, err)
 			}
@@ -168,21 +191,22 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 					return fmt.Errorf("keras: Fit epoch %d batch %d: metric %s: %w", epoch+1, batch, mt.Name(), err)
 				}
 			}
-			k := float64(len(rows))
+			k := float64(rows)
 			lossSum += res.loss * k
 			if nOut > 1 {
 				for i, v := range stepLoss {
 					outLossSums[i] += v * k
 				}
 			}
-			seen += len(rows)
+			seen += rows
 			fitSteps++
 			now := time.Now()
-			m.last = lastStep{loss: res.loss, rows: len(rows), seconds: now.Sub(prev).Seconds(), lr: lr}
+			busy += now.Sub(asked)
+			m.last = lastStep{loss: res.loss, rows: rows, seconds: now.Sub(prev).Seconds(), lr: lr}
 			prev = now
 			prog.step(fitSteps, c.opt.Iterations(), seen, lossSum/float64(seen), c.opt.LearningRate())
 			if len(calls.cbs) > 0 {
-				logs := map[string]float64{"loss": lossSum / float64(seen), "size": float64(len(rows))}
+				logs := map[string]float64{"loss": lossSum / float64(seen), "size": k}
 				for _, mt := range c.metrics {
 					logs[mt.Name()] = mt.Result()
 				}
@@ -194,7 +218,15 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 				break
 			}
 		}
-		logs := map[string]float64{"loss": lossSum / float64(seen)}
+		if err := rd.close(); err != nil {
+			return fmt.Errorf("keras: Fit epoch %d: closing the stream: %w", epoch+1, err)
+		}
+		if seen == 0 {
+			return fmt.Errorf("keras: Fit epoch %d: the dataset's stream gave no batches", epoch+1)
+		}
+		hist.dataWait += wait
+		hist.stepTime += busy
+		logs := map[string]float64{"loss": lossSum / float64(seen), DataWaitKey: wait.Seconds()}
 		if nOut > 1 {
 			for i, o := range g.outputs {
 				logs[g.nodes[o].name+"_loss"] = outLossSums[i] / float64(seen)
@@ -204,7 +236,7 @@ func (m *Model) fitEpochs(ctx context.Context, g *graph, c *compiled, cfg fitCon
 			logs[mt.Name()] = mt.Result()
 		}
 		if valid != nil {
-			vres, err := m.evaluate(ctx, g, c, valid, cfg.batchSize)
+			vres, _, err := m.evaluate(ctx, g, c, valid, cfg.batchSize)
 			if err != nil {
 				return fmt.Errorf("keras: Fit epoch %d: validation: %w", epoch+1, err)
 			}
@@ -260,7 +292,7 @@ func (m *Model) trainStep(g *graph, c *compiled, x, y []*tensor.Tensor, rows int
 	lctx := &p.ctx
 	lctx.Training, lctx.Grad = true, true
 	if g.anyRandom {
-		lctx.RNG = stepRNG(m.seed, m.steps)
+		lctx.RNG = p.rngs.forStep(m.seed, m.steps)
 	}
 	m.steps++
 	for i, t := range x {

@@ -3,7 +3,6 @@ package keras
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -28,11 +27,9 @@ type graph struct {
 	feeds []bool
 	// outputAt is the output index of node i, or -1.
 	outputAt []int
-	// random reports whether node i's layer may draw random numbers (see drawsRandom), and
-	// rngKey is the purpose its per-call generator is derived for.
+	// random reports whether node i's layer may draw random numbers (see drawsRandom).
 	random    []bool
 	anyRandom bool
-	rngKey    []string
 
 	// train is the training step's scratch, reused by every step; the model's write lock
 	// guards it. passes holds the scratch of inference passes, which may run concurrently.
@@ -56,6 +53,7 @@ type pass struct {
 	outLoss  []float64
 	ctx      layers.Context // the context a training step or an inference batch passes
 	nodeCtx  layers.Context // the per-node context forwardLogits derives from it
+	rngs     stepRNGs       // the step's and each random layer call's generators
 }
 
 func (g *graph) newPass(withArena bool) *pass {
@@ -317,11 +315,9 @@ func buildGraph(ins, outs []*layers.Node, inNames []string, seed uint64) (*graph
 		g.outputAt[o] = i
 	}
 	g.random = make([]bool, len(g.nodes))
-	g.rngKey = make([]string, len(g.nodes))
 	for j := range g.nodes {
 		if l := g.nodes[j].layer; l != nil && drawsRandom(l) {
 			g.random[j], g.anyRandom = true, true
-			g.rngKey[j] = "node/" + strconv.Itoa(j)
 		}
 	}
 	return g, nil
@@ -442,10 +438,10 @@ func (g *graph) forwardLogits(ctx *layers.Context, modelName string, inputs []*a
 		}
 		callCtx := ctx
 		if nodeCtx != nil {
-			// Layers that draw no random numbers get no generator: deriving one allocates.
+			// Layers that draw no random numbers get no generator: deriving one costs time.
 			nodeCtx.CallRNG = nil
 			if g.random[j] {
-				nodeCtx.CallRNG = ctx.RNG.Derive(g.rngKey[j])
+				nodeCtx.CallRNG = p.rngs.forCall(ctx.RNG, j, len(g.nodes))
 			}
 			callCtx = nodeCtx
 		}

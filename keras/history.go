@@ -1,6 +1,9 @@
 package keras
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // History is what Fit returns: the epochs run (numbered from 0, as Keras's history.epoch) and,
 // for every logged key ("loss", "accuracy", "val_loss", ...), one value per epoch (Keras's
@@ -8,6 +11,8 @@ import "math"
 type History struct {
 	Epochs []int
 	Values map[string][]float64
+
+	dataWait, stepTime time.Duration
 }
 
 func newHistory() *History { return &History{Values: map[string][]float64{}} }
@@ -48,4 +53,23 @@ func (h *History) Keys() []string {
 		return nil
 	}
 	return sortedKeys(h.Values)
+}
+
+// DataWait is how long the training steps of this Fit waited for their batches, in all epochs
+// (each epoch's share is logged under DataWaitKey). Validation is not counted.
+func (h *History) DataWait() time.Duration {
+	if h == nil {
+		return 0
+	}
+	return h.dataWait
+}
+
+// StepTime is how long the training steps of this Fit took, each from asking for its batch to
+// the end of its update, waits included. DataWait/StepTime is the share of training spent
+// waiting for input: near zero when the input pipeline keeps up.
+func (h *History) StepTime() time.Duration {
+	if h == nil {
+		return 0
+	}
+	return h.stepTime
 }

@@ -70,7 +70,8 @@ func ProgressOutput(w io.Writer) RunOption { return RunOption{func(c *runConfig)
 func Epochs(n int) FitOption { return fitOptionFunc(func(c *fitConfig) { c.epochs = n }) }
 
 // Shuffle sets whether Fit visits rows in a new random order each epoch (default true). The
-// order depends only on the model's seed and the epoch.
+// order depends only on the model's seed and the epoch. A dataset that streams (BatchStream)
+// keeps its own order, shuffled or not; the option does not apply to it.
 func Shuffle(on bool) FitOption { return fitOptionFunc(func(c *fitConfig) { c.shuffle = on }) }
 
 // ValidationData makes Fit evaluate d after every epoch; its results appear in the logs and
@@ -80,7 +81,8 @@ func ValidationData(d Dataset) FitOption {
 }
 
 // ValidationSplit holds out the last fraction of the training rows (before shuffling, as
-// Keras) and validates on them after every epoch.
+// Keras) and validates on them after every epoch. It needs a dataset read by row; a stream
+// takes ValidationData instead.
 func ValidationSplit(fraction float64) FitOption {
 	return fitOptionFunc(func(c *fitConfig) { c.validSplit = fraction })
 }

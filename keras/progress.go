@@ -21,7 +21,7 @@ type progress struct {
 	level    int
 	term     bool
 	logEvery int
-	total    int // rows per epoch
+	total    int // rows per epoch; -1 when a stream does not say
 
 	epoch, epochs int
 	epochStart    time.Time
@@ -50,15 +50,22 @@ func (p *progress) begin(backendName, backendVersion string, train, valid int) {
 	if p.level <= 0 {
 		return
 	}
+	what := fmt.Sprintf("%d samples", train)
+	if train < 0 {
+		what = "a stream"
+	}
 	v := ""
-	if valid > 0 {
+	switch {
+	case valid > 0:
 		v = fmt.Sprintf(", validating on %d", valid)
+	case valid < 0:
+		v = ", validating on a stream"
 	}
 	desc := backendName + " " + backendVersion
 	if strings.HasPrefix(backendVersion, backendName) {
 		desc = backendVersion // versions often start with the name already
 	}
-	fmt.Fprintf(p.w, "training on %d samples%s; backend %s\n", train, v, desc)
+	fmt.Fprintf(p.w, "training on %s%s; backend %s\n", what, v, desc)
 }
 
 func (p *progress) epochBegin(epoch, epochs int) {
@@ -76,7 +83,7 @@ func (p *progress) step(fitStep int, iter int64, done int, loss, lr float64) {
 	}
 	now := time.Now()
 	if p.term {
-		if done < p.total && now.Sub(p.lastDraw) < redrawEvery {
+		if (done < p.total || p.total < 0) && now.Sub(p.lastDraw) < redrawEvery {
 			return
 		}
 		p.lastDraw = now
@@ -88,11 +95,23 @@ func (p *progress) step(fitStep int, iter int64, done int, loss, lr float64) {
 	}
 	tp := throughput(done-p.lastSamples, now.Sub(p.lastTime))
 	p.lastTime, p.lastSamples = now, done
-	fmt.Fprintf(p.w, "epoch %d/%d iter %d samples %d/%d loss=%s throughput=%.0f samples/s lr=%g\n",
-		p.epoch+1, p.epochs, iter, done, p.total, formatValue(loss), tp, lr)
+	total := ""
+	if p.total >= 0 {
+		total = fmt.Sprintf("/%d", p.total)
+	}
+	fmt.Fprintf(p.w, "epoch %d/%d iter %d samples %d%s loss=%s throughput=%.0f samples/s lr=%g\n",
+		p.epoch+1, p.epochs, iter, done, total, formatValue(loss), tp, lr)
 }
 
 func (p *progress) drawBar(now time.Time, done int, loss float64) {
+	if p.total < 0 {
+		// Without a total there is nothing to fill a bar or time an ETA against.
+		tp := throughput(done, now.Sub(p.epochStart))
+		fmt.Fprintf(p.w, "\repoch %d/%d %d samples loss=%s %.0f samples/s\x1b[K",
+			p.epoch+1, p.epochs, done, formatValue(loss), tp)
+		p.drawn = true
+		return
+	}
 	const width = 30
 	filled := width * done / max(p.total, 1)
 	bar := strings.Repeat("=", filled)

@@ -41,7 +41,27 @@ func shuffleRNG(seed uint64, epoch int) *tensor.RNG {
 	return tensor.NewRNG(seed).Derive("shuffle/" + strconv.Itoa(epoch))
 }
 
-// stepRNG feeds dropout and other random layers in one training step (counted across Fits).
-func stepRNG(seed uint64, step int64) *tensor.RNG {
-	return tensor.NewRNG(seed).Derive("step/" + strconv.FormatInt(step, 10))
+// stepRNGs are the generators of one training pass, kept with the pass and reseeded in place
+// every step, so that deriving them allocates nothing. Their streams are numbered, not named
+// by formatted strings, for the same reason.
+type stepRNGs struct {
+	root, step tensor.RNG
+	calls      []tensor.RNG // by node index
+}
+
+// forStep returns the generator that feeds dropout and other random layers in one training
+// step (counted across Fits).
+func (s *stepRNGs) forStep(seed uint64, step int64) *tensor.RNG {
+	s.root.Reseed(seed)
+	return s.root.DeriveNInto(&s.step, "step/", uint64(step))
+}
+
+// forCall returns the generator of node j's call in a pass whose generator is parent: keyed
+// by the node's position, not the layer's (possibly auto-numbered) name, so that dropout
+// masks depend on the seed and the architecture alone. It is valid until the next pass.
+func (s *stepRNGs) forCall(parent *tensor.RNG, j, nodes int) *tensor.RNG {
+	if len(s.calls) != nodes {
+		s.calls = make([]tensor.RNG, nodes)
+	}
+	return parent.DeriveNInto(&s.calls[j], "node/", uint64(j))
 }

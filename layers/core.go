@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
+	"sync"
 
 	"github.com/deepframe/deepframe/autograd"
 	"github.com/deepframe/deepframe/backend"
@@ -347,10 +347,16 @@ func (l *DropoutLayer) Call(ctx *Context, inputs []*autograd.Variable) (*autogra
 	}
 	rng := ctx.LayerRNG(l.name)
 	if l.seed != nil {
-		rng = rng.Derive("seed=" + strconv.FormatUint(*l.seed, 10))
+		// Dropout draws the whole mask before it returns, so the seeded generator is only
+		// borrowed; pooled, it costs a step no allocation.
+		seeded := seededRNGs.Get().(*tensor.RNG)
+		defer seededRNGs.Put(seeded)
+		rng = rng.DeriveNInto(seeded, "seed=", *l.seed)
 	}
 	return l.result(autograd.Dropout(x, float32(l.rate), rng))
 }
+
+var seededRNGs = sync.Pool{New: func() any { return new(tensor.RNG) }}
 
 func (l *DropoutLayer) Config() any {
 	return DropoutConfig{BaseConfig: l.BaseConfig(), Rate: l.rate, Seed: l.seed}

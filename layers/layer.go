@@ -82,7 +82,8 @@ type Context struct {
 	RNG *tensor.RNG
 	// CallRNG, when a model sets it for one layer call, is returned by LayerRNG as is: the
 	// model derives it from the layer's position, so dropout masks do not depend on
-	// auto-numbered layer names ("dropout" in one model, "dropout_1" in the next).
+	// auto-numbered layer names ("dropout" in one model, "dropout_1" in the next). The model
+	// reseeds the same generator every step, so a layer may use it only during its call.
 	CallRNG *tensor.RNG
 	// Losses collects the penalties layers add during this pass (activity regularizers, as
 	// Keras's layer.losses); the model adds them to the training loss. Start each pass with

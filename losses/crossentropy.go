@@ -97,14 +97,8 @@ func (l *crossEntropy) Compute(yTrue *tensor.Tensor, yPred *autograd.Variable) *
 		}
 		c := ps[len(ps)-1]
 		rows := ps.Size() / c
-		t := yTrue.AsType(tensor.Float32)
-		if ls := float32(l.s.labelSmoothing); ls > 0 {
-			t = t.Clone()
-			for i, v := range t.Float32s() {
-				t.Float32s()[i] = v*(1-ls) + ls/float32(c)
-			}
-		}
-		t, _ = t.Reshape(rows, c)
+		ar := yPred.Arena()
+		t := asTarget(ar, yTrue, tensor.Shape{rows, c}, float32(l.s.labelSmoothing), c)
 		return l.categorical(asRows(yPred, rows, c), t, rows)
 	default:
 		return l.binary(yTrue, yPred)
@@ -137,8 +131,9 @@ func (l *crossEntropy) sparse(yTrue *tensor.Tensor, yPred *autograd.Variable) *a
 	}
 	c := ps[len(ps)-1]
 	rows := lead.Size()
-	labels := make([]int64, rows)
-	for r := range labels {
+	// Checked here, not copied: autograd.SparseSoftmaxCrossEntropy reads the labels in any
+	// dtype itself (into its arena), and the probabilities path writes them into its target.
+	for r := 0; r < rows; r++ {
 		v := yTrue.Float64Flat(r)
 		if v != math.Trunc(v) {
 			return l.fail("label %v in row %d is not a whole number", v, r)
@@ -146,24 +141,61 @@ func (l *crossEntropy) sparse(yTrue *tensor.Tensor, yPred *autograd.Variable) *a
 		if v < 0 || v >= float64(c) {
 			return l.fail("label %v in row %d is out of range for %d classes (predictions %v)", v, r, c, ps)
 		}
-		labels[r] = int64(v)
 	}
 	if rows == 0 {
 		return l.fail("empty batch (predictions %v)", ps)
 	}
 	pred := asRows(yPred, rows, c)
 	if l.s.fromLogits && l.s.labelSmoothing == 0 {
-		lt, _ := tensor.FromInt64(labels, rows)
-		return autograd.MeanAll(autograd.SparseSoftmaxCrossEntropy(pred, lt))
+		labels := yTrue
+		if len(ts) > 2 || len(ts) == 2 && ts[1] != 1 {
+			// Labels [N, T] for predictions [N, T, C]: the fused op wants one row of labels,
+			// copied into the arena as float32, which holds every class index exactly up to
+			// 2²⁴ classes (beyond, a reshaped view, which allocates).
+			if c <= 1<<24 {
+				labels = yPred.Arena().Zeros(rows)
+				lv := labels.Float32s()
+				for r := range lv {
+					lv[r] = float32(yTrue.Float64Flat(r))
+				}
+			} else {
+				labels, _ = yTrue.Reshape(rows)
+			}
+		}
+		return autograd.MeanAll(autograd.SparseSoftmaxCrossEntropy(pred, labels))
 	}
-	// Smoothing spreads mass over every class, so the target is a dense matrix anyway.
+	// Smoothing spreads mass over every class, so the target is a dense matrix anyway. It is
+	// taken from the step's arena, which recycles it.
 	ls := float32(l.s.labelSmoothing)
-	t := tensor.Full(ls/float32(c), rows, c)
+	t := yPred.Arena().Zeros(rows, c)
 	tv := t.Float32s()
-	for r, k := range labels {
-		tv[r*c+int(k)] += 1 - ls
+	if ls != 0 {
+		t.Fill(ls / float32(c))
+	}
+	for r := 0; r < rows; r++ {
+		tv[r*c+int(yTrue.Float64Flat(r))] += 1 - ls
 	}
 	return l.categorical(pred, t, rows)
+}
+
+// asTarget returns yTrue as a float32 tensor of the given shape (same element order), with
+// label smoothing ls over k classes applied: yTrue itself when that changes nothing, else a
+// copy from the arena (the heap when ar is nil), so a training step makes none of its own.
+func asTarget(ar *autograd.Arena, yTrue *tensor.Tensor, shape tensor.Shape, ls float32, k int) *tensor.Tensor {
+	if ls == 0 && yTrue.DType() == tensor.Float32 && yTrue.Shape().Equal(shape) {
+		return yTrue
+	}
+	t := ar.Zeros(shape...)
+	tv := t.Float32s()
+	for i := range tv {
+		tv[i] = float32(yTrue.Float64Flat(i))
+	}
+	if ls > 0 {
+		for i, v := range tv {
+			tv[i] = v*(1-ls) + ls/float32(k)
+		}
+	}
+	return t
 }
 
 // categorical is the mean over rows of −Σ t·log p for pred [rows, c] and a float32 target of the
@@ -172,16 +204,21 @@ func (l *crossEntropy) categorical(pred *autograd.Variable, t *tensor.Tensor, ro
 	if rows == 0 {
 		return l.fail("empty batch (predictions %v)", pred.Shape())
 	}
+	ct := pred.Arena().Constant(t)
 	if l.s.fromLogits {
-		return autograd.MeanAll(autograd.SoftmaxCrossEntropy(pred, autograd.Constant(t)))
+		return autograd.MeanAll(autograd.SoftmaxCrossEntropy(pred, ct))
 	}
-	p := autograd.Div(pred, autograd.Sum(pred, []int{1}, true))
+	p := autograd.Div(pred, autograd.Sum(pred, classAxis, true))
 	p = autograd.Clip(p, epsilon, 1-epsilon)
-	return autograd.MulScalar(autograd.SumAll(autograd.Mul(autograd.Constant(t), autograd.Log(p))), -1/float32(rows))
+	return autograd.MulScalar(autograd.SumAll(autograd.Mul(ct, autograd.Log(p))), -1/float32(rows))
 }
 
+// classAxis is the axis Sum normalises rows over; a literal per call would escape to the heap.
+var classAxis = []int{1}
+
 func (l *crossEntropy) binary(yTrue *tensor.Tensor, yPred *autograd.Variable) *autograd.Variable {
-	t, err := fitTarget(l.Name(), yTrue, yPred.Shape())
+	ar := yPred.Arena()
+	t, err := fitTarget(ar, l.Name(), yTrue, yPred.Shape(), float32(l.s.labelSmoothing), 2)
 	if err != nil {
 		return autograd.Failed(err)
 	}
@@ -189,22 +226,17 @@ func (l *crossEntropy) binary(yTrue *tensor.Tensor, yPred *autograd.Variable) *a
 	if n == 0 {
 		return l.fail("empty batch (predictions %v)", yPred.Shape())
 	}
-	if ls := float32(l.s.labelSmoothing); ls > 0 {
-		t = t.Clone()
-		for i, v := range t.Float32s() {
-			t.Float32s()[i] = v*(1-ls) + ls/2
-		}
-	}
 	if l.s.fromLogits {
-		return autograd.MeanAll(autograd.SigmoidCrossEntropy(yPred, autograd.Constant(t)))
+		return autograd.MeanAll(autograd.SigmoidCrossEntropy(yPred, ar.Constant(t)))
 	}
-	u := tensor.Zeros(t.Shape()...) // 1 − t
+	u := ar.Zeros(t.Shape()...) // 1 − t
+	uv := u.Float32s()
 	for i, v := range t.Float32s() {
-		u.Float32s()[i] = 1 - v
+		uv[i] = 1 - v
 	}
 	p := autograd.Clip(yPred, epsilon, 1-epsilon)
-	pos := autograd.Mul(autograd.Constant(t), autograd.Log(p))
-	neg := autograd.Mul(autograd.Constant(u), autograd.Log(autograd.AddScalar(autograd.Neg(p), 1)))
+	pos := autograd.Mul(ar.Constant(t), autograd.Log(p))
+	neg := autograd.Mul(ar.Constant(u), autograd.Log(autograd.AddScalar(autograd.Neg(p), 1)))
 	return autograd.MulScalar(autograd.SumAll(autograd.Add(pos, neg)), -1/float32(n))
 }
 
@@ -235,9 +267,10 @@ func precheck(err error, name string, yTrue *tensor.Tensor, yPred *autograd.Vari
 	return nil
 }
 
-// fitTarget returns yTrue as float32 in the predictions' shape. Equal shapes fit, and so do
-// shapes that differ only by a trailing axis of 1 ([N] against [N, 1]), as Keras squeezes them.
-func fitTarget(name string, yTrue *tensor.Tensor, ps tensor.Shape) (*tensor.Tensor, error) {
+// fitTarget returns yTrue as float32 in the predictions' shape, smoothed by ls over k classes
+// (see asTarget). Equal shapes fit, and so do shapes that differ only by a trailing axis of 1
+// ([N] against [N, 1]), as Keras squeezes them.
+func fitTarget(ar *autograd.Arena, name string, yTrue *tensor.Tensor, ps tensor.Shape, ls float32, k int) (*tensor.Tensor, error) {
 	ts := yTrue.Shape()
 	fits := ts.Equal(ps) ||
 		len(ts) == len(ps)+1 && ts[len(ts)-1] == 1 && ts[:len(ps)].Equal(ps) ||
@@ -245,11 +278,7 @@ func fitTarget(name string, yTrue *tensor.Tensor, ps tensor.Shape) (*tensor.Tens
 	if !fits {
 		return nil, fmt.Errorf("losses: %s: targets %v and predictions %v: want the same shape", name, ts, ps)
 	}
-	t := yTrue.AsType(tensor.Float32)
-	if !ts.Equal(ps) {
-		t, _ = t.Reshape(ps...)
-	}
-	return t, nil
+	return asTarget(ar, yTrue, ps, ls, k), nil
 }
 
 // LogitsTwin returns, for a categorical cross-entropy computed from probabilities, the same

@@ -320,3 +320,54 @@ func TestByName(t *testing.T) {
 		t.Errorf("unknown name: %v", err)
 	}
 }
+
+// TestStepAllocations computes every loss the way a training step does, on predictions that
+// belong to an arena, and checks that once the arena is warm a step (loss and backward)
+// allocates nothing: targets are checked in place or copied into the arena, never onto the
+// heap. Labels of every dtype the sparse loss reads take the fused path without a copy.
+func TestStepAllocations(t *testing.T) {
+	probs := f32(t, sh(3, 4), 0.1, 0.2, 0.3, 0.4, 0.25, 0.25, 0.3, 0.2, 0.6, 0.1, 0.1, 0.2)
+	logits := f32(t, sh(3, 4), 1, -2, 0.5, 3, 0, 0.1, -0.3, 2, -1, 1, 0.4, 0.7)
+	onehot := f32(t, sh(3, 4), 0, 0, 0, 1, 0.5, 0.5, 0, 0, 0, 0, 1, 0)
+	i32, err := tensor.FromInt32([]int32{3, 0, 2}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := f32(t, sh(1, 3, 4), 1, -2, 0.5, 3, 0, 0.1, -0.3, 2, -1, 1, 0.4, 0.7)
+	cases := []struct {
+		name  string
+		loss  Loss
+		yTrue *tensor.Tensor
+		yPred *tensor.Tensor
+	}{
+		{"sparse logits int64", SparseCategoricalCrossEntropy(FromLogits()), i64(t, sh(3), 3, 0, 2), logits},
+		{"sparse logits int32 [N,1]", SparseCategoricalCrossEntropy(FromLogits()), func() *tensor.Tensor { x, _ := i32.Reshape(3, 1); return x }(), logits},
+		{"sparse logits float32", SparseCategoricalCrossEntropy(FromLogits()), f32(t, sh(3), 3, 0, 2), logits},
+		{"sparse logits sequence", SparseCategoricalCrossEntropy(FromLogits()), i64(t, sh(1, 3), 3, 0, 2), seq},
+		{"sparse probs", SparseCategoricalCrossEntropy(), i64(t, sh(3), 3, 0, 2), probs},
+		{"sparse probs smoothed", SparseCategoricalCrossEntropy(LabelSmoothing(0.2)), i64(t, sh(3), 3, 0, 2), probs},
+		{"categorical probs", CategoricalCrossEntropy(), onehot, probs},
+		{"categorical logits smoothed", CategoricalCrossEntropy(FromLogits(), LabelSmoothing(0.1)), onehot, logits},
+		{"binary probs", BinaryCrossEntropy(), onehot, probs},
+		{"binary logits [N] vs [N,1]", BinaryCrossEntropy(FromLogits()), i64(t, sh(3), 1, 0, 1), f32(t, sh(3, 1), 0.5, -1, 2)},
+		{"mse", MeanSquaredError(), onehot, logits},
+		{"huber", Huber(Delta(0.8)), onehot, logits},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := autograd.NewVariable(c.yPred.Clone(), true)
+			a := autograd.NewArena()
+			step := func() {
+				a.Reset()
+				l := c.loss.Compute(c.yTrue, a.Bind(w))
+				if err := l.Backward(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			step()
+			if got := testing.AllocsPerRun(20, step); got != 0 {
+				t.Errorf("%v allocations per step, want 0", got)
+			}
+		})
+	}
+}

@@ -53,14 +53,15 @@ func (l *regression) Compute(yTrue *tensor.Tensor, yPred *autograd.Variable) *au
 	if v := precheck(l.err, l.Name(), yTrue, yPred); v != nil {
 		return v
 	}
-	t, err := fitTarget(l.Name(), yTrue, yPred.Shape())
+	ar := yPred.Arena()
+	t, err := fitTarget(ar, l.Name(), yTrue, yPred.Shape(), 0, 0)
 	if err != nil {
 		return autograd.Failed(err)
 	}
 	if t.Len() == 0 {
 		return autograd.Errorf("losses: %s: empty batch (predictions %v)", l.Name(), yPred.Shape())
 	}
-	diff := autograd.Sub(yPred, autograd.Constant(t))
+	diff := autograd.Sub(yPred, ar.Constant(t))
 	switch l.kind {
 	case mse:
 		return autograd.MeanAll(autograd.Square(diff))

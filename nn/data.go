@@ -3,8 +3,8 @@ package nn
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -132,12 +132,15 @@ func (s *inputSpec) tensorOf(cols []arrow.Array) (*tensor.Tensor, error) {
 	return s.fit(ds.X())
 }
 
-// source is a keras.Dataset that Fit drives; setEpoch is called as each epoch begins so that
-// the row order is keyed by the estimator's seed and the epoch, not by keras's own shuffle.
+// source is a keras.Dataset that Fit reads a frame through.
 type source interface {
 	keras.Dataset
+	// setEpoch is called as each epoch begins, so that a cached source's row order is keyed
+	// by the estimator's seed and the epoch rather than by keras's own shuffle.
 	setEpoch(e int)
-	waited() time.Duration
+	// rows is the number of rows in a pass, once known: from the start when it is cheap to
+	// know, else after the first pass.
+	rows() int
 	close()
 }
 
@@ -150,7 +153,6 @@ type cachedSource struct {
 	seed    uint64
 	perm    []int
 	mapped  []int
-	wait    time.Duration
 }
 
 func newCachedSource(ctx context.Context, df *frame.DataFrame, spec *inputSpec, label string, shuffle bool, seed uint64) (*cachedSource, *tensor.Tensor, error) {
@@ -172,7 +174,9 @@ func newCachedSource(ctx context.Context, df *frame.DataFrame, spec *inputSpec, 
 	return &cachedSource{d: d, n: ds.Len(), shuffle: shuffle, seed: seed}, ds.Y(), nil
 }
 
-func (c *cachedSource) Len() int { return c.n }
+func (c *cachedSource) Len() int  { return c.n }
+func (c *cachedSource) rows() int { return c.n }
+func (c *cachedSource) close()    {}
 
 func (c *cachedSource) setEpoch(e int) {
 	if c.shuffle {
@@ -181,8 +185,6 @@ func (c *cachedSource) setEpoch(e int) {
 }
 
 func (c *cachedSource) Batch(rows []int) ([]*tensor.Tensor, []*tensor.Tensor, error) {
-	start := time.Now()
-	defer func() { c.wait += time.Since(start) }()
 	if c.perm == nil {
 		return c.d.Batch(rows)
 	}
@@ -196,159 +198,166 @@ func (c *cachedSource) Batch(rows []int) ([]*tensor.Tensor, []*tensor.Tensor, er
 	return c.d.Batch(c.mapped)
 }
 
-func (c *cachedSource) waited() time.Duration { return c.wait }
-func (c *cachedSource) close()                {}
-
 func epochRNG(seed uint64, epoch int) *tensor.RNG {
 	return tensor.NewRNG(seed).Derive(fmt.Sprintf("nn/epoch=%d", epoch))
 }
 
-// streamSource reads the frame afresh on every pass through frame.Batches (prefetching in the
-// background, shuffling through frame's buffer), so training needs memory for a few batches
-// only. keras.Dataset is random access, but Fit run without its own shuffle asks for rows
-// 0, 1, 2, ... in order on every pass, which is what lets a stream stand behind it; any other
-// order is reported rather than served wrongly.
+// streamPrefetch is how many batches frame's loader prepares ahead of training: enough to
+// absorb the loader's jitter without holding much memory.
+const streamPrefetch = 4
+
+// streamSource reads the frame afresh on every pass through frame.Batches, which reads,
+// converts and shuffles on goroutines of its own ahead of training, so training needs memory
+// for the shuffle buffer and a few batches only. It is a keras.BatchStream: Fit reads one pass
+// per epoch in the order the stream makes (shuffled with the estimator's seed and the epoch),
+// and never asks for rows by index.
 type streamSource struct {
-	ctx     context.Context
 	df      *frame.DataFrame
 	spec    *inputSpec
 	label   string
-	batch   int
 	shuffle bool
 	seed    uint64
-	epoch   int
-	n       int
+	// classes, when above 0, is the classifier network's output units; labels it cannot score
+	// are reported with the column's name, as the cached path does before training.
+	classes int
+	uid     string
+	// passes is how many passes Fit will read. While more are to come, the next one starts as
+	// soon as the current one has read the whole frame, so that its shuffle buffer fills while
+	// training works through the rest of this epoch, not while the next epoch's first step
+	// waits.
+	passes int
 
-	it   *frame.BatchIter
-	cur  frame.Batch
-	off  int
-	pos  int
-	wait time.Duration
+	n      int // rows in a pass; -1 until known
+	opened int
+	ahead  *aheadPass
+	stats  frame.Stats
 }
 
-func newStreamSource(ctx context.Context, df *frame.DataFrame, spec *inputSpec, label string, batch int, shuffle bool, seed uint64) (*streamSource, error) {
-	n, err := df.Count(ctx)
+// aheadPass is a pass started before Fit asked for it.
+type aheadPass struct {
+	epoch, batchSize int
+	it               *frame.BatchIter
+}
+
+func newStreamSource(df *frame.DataFrame, spec *inputSpec, label string, shuffle bool, seed uint64, classes int) (*streamSource, error) {
+	n := -1
+	if k, ok := df.KnownCount(); ok {
+		if k == 0 {
+			return nil, fmt.Errorf("nn: %s: the frame has no rows", spec.uid)
+		}
+		n = int(k)
+	}
+	return &streamSource{df: df, spec: spec, label: label, shuffle: shuffle, seed: seed, classes: classes, uid: spec.uid, n: n}, nil
+}
+
+func (s *streamSource) Len() int     { return s.n }
+func (s *streamSource) rows() int    { return s.n }
+func (s *streamSource) setEpoch(int) {}
+
+func (s *streamSource) close() {
+	if s.ahead != nil {
+		s.finish(s.ahead.it)
+		s.ahead = nil
+	}
+}
+
+func (s *streamSource) Batch([]int) ([]*tensor.Tensor, []*tensor.Tensor, error) {
+	return nil, nil, fmt.Errorf("nn: %s: a streamed frame is read a pass at a time, not by row", s.uid)
+}
+
+// Stream starts one pass over the frame, or takes the one started ahead for it.
+func (s *streamSource) Stream(ctx context.Context, epoch, batchSize int) (keras.BatchIterator, error) {
+	s.opened++
+	if a := s.ahead; a != nil {
+		s.ahead = nil
+		if a.epoch == epoch && a.batchSize == batchSize {
+			return &streamPass{s: s, it: a.it, ctx: ctx, epoch: epoch, batchSize: batchSize}, nil
+		}
+		s.finish(a.it)
+	}
+	it, err := s.start(ctx, epoch, batchSize)
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 {
-		return nil, fmt.Errorf("nn: %s: the frame has no rows", spec.uid)
-	}
-	return &streamSource{ctx: ctx, df: df, spec: spec, label: label, batch: batch, shuffle: shuffle, seed: seed, n: int(n)}, nil
+	return &streamPass{s: s, it: it, ctx: ctx, epoch: epoch, batchSize: batchSize}, nil
 }
 
-func (s *streamSource) Len() int       { return s.n }
-func (s *streamSource) setEpoch(e int) { s.epoch = e }
-func (s *streamSource) waited() time.Duration {
-	w := s.wait
-	if s.it != nil {
-		w += s.it.Stats().WaitTime
-	}
-	return w
-}
-
-func (s *streamSource) close() {
-	if s.it != nil {
-		s.wait += s.it.Stats().WaitTime
-		_ = s.it.Close()
-		s.it = nil
-	}
-}
-
-func (s *streamSource) restart() error {
-	s.close()
-	opts := append([]frame.BatchOption{frame.BatchSize(s.batch)}, s.spec.opts...)
+func (s *streamSource) start(ctx context.Context, epoch, batchSize int) (*frame.BatchIter, error) {
+	opts := append([]frame.BatchOption{frame.BatchSize(batchSize), frame.Prefetch(streamPrefetch)}, s.spec.opts...)
 	if s.shuffle {
-		opts = append(opts, frame.Shuffle(s.seed), frame.Epoch(s.epoch))
+		opts = append(opts, frame.Shuffle(s.seed), frame.Epoch(epoch))
 	}
-	it, err := frame.Batches(s.ctx, s.df, s.spec.features, s.label, opts...)
-	if err != nil {
-		return err
-	}
-	s.it, s.cur, s.off, s.pos = it, frame.Batch{}, 0, 0
-	return nil
+	return frame.Batches(ctx, s.df, s.spec.features, s.label, opts...)
 }
 
-func (s *streamSource) Batch(rows []int) ([]*tensor.Tensor, []*tensor.Tensor, error) {
-	if len(rows) == 0 {
-		return nil, nil, fmt.Errorf("empty batch")
-	}
-	if rows[0] == 0 || s.it == nil {
-		if err := s.restart(); err != nil {
+// finish stops a pass and keeps its loader's figures.
+func (s *streamSource) finish(it *frame.BatchIter) error {
+	err := it.Close()
+	st := it.Stats()
+	s.stats.Batches += st.Batches
+	s.stats.Rows += st.Rows
+	s.stats.WaitTime += st.WaitTime
+	s.stats.LoadTime += st.LoadTime
+	return err
+}
+
+// streamPass is one pass of a streamSource: frame's batches, shaped for the network.
+type streamPass struct {
+	s                *streamSource
+	it               *frame.BatchIter
+	ctx              context.Context
+	epoch, batchSize int
+	rows             int
+	closed           bool
+}
+
+func (p *streamPass) Next() ([]*tensor.Tensor, []*tensor.Tensor, error) {
+	if !p.it.Next() {
+		if err := p.it.Err(); err != nil {
 			return nil, nil, err
 		}
+		if p.s.n < 0 {
+			p.s.n = p.rows
+		}
+		p.startNext()
+		return nil, nil, io.EOF
 	}
-	for i, r := range rows {
-		if r != s.pos+i {
-			return nil, nil, fmt.Errorf("a streamed frame is read in order, but row %d was asked for where row %d comes next; enable caching for random access", r, s.pos+i)
-		}
+	if p.it.ReadDone() {
+		p.startNext()
 	}
-	var xs, ys []*tensor.Tensor
-	for need := len(rows); need > 0; {
-		if s.cur.X == nil || s.off == s.cur.X.Dim(0) {
-			if !s.it.Next() {
-				if err := s.it.Err(); err != nil {
-					return nil, nil, err
-				}
-				return nil, nil, fmt.Errorf("the frame ended after %d rows but counted %d; was it changed while training?", s.pos, s.n)
-			}
-			s.cur, s.off = s.it.Batch(), 0
-		}
-		take := min(need, s.cur.X.Dim(0)-s.off)
-		x, err := s.cur.X.Slice(s.off, s.off+take)
-		if err != nil {
-			return nil, nil, err
-		}
-		xs = append(xs, x)
-		if s.cur.Y != nil {
-			y, err := s.cur.Y.Slice(s.off, s.off+take)
-			if err != nil {
-				return nil, nil, err
-			}
-			ys = append(ys, y)
-		}
-		s.off += take
-		need -= take
-	}
-	s.pos += len(rows)
-	x, err := concatRows(xs)
+	b := p.it.Batch()
+	x, err := p.s.spec.fit(b.X)
 	if err != nil {
 		return nil, nil, err
 	}
-	if x, err = s.spec.fit(x); err != nil {
-		return nil, nil, err
-	}
-	if len(ys) == 0 {
+	p.rows += b.X.Dim(0)
+	if b.Y == nil {
 		return []*tensor.Tensor{x}, nil, nil
 	}
-	y, err := concatRows(ys)
-	if err != nil {
-		return nil, nil, err
+	if p.s.classes > 0 {
+		if err := checkClasses(p.s.uid, p.s.label, b.Y, p.s.classes, true); err != nil {
+			return nil, nil, err
+		}
 	}
-	return []*tensor.Tensor{x}, []*tensor.Tensor{y}, nil
+	return []*tensor.Tensor{x}, []*tensor.Tensor{b.Y}, nil
 }
 
-// concatRows joins tensors along the first axis; one tensor comes back as it is, which is the
-// usual case because the stream's batches have the size Fit asks for.
-func concatRows(ts []*tensor.Tensor) (*tensor.Tensor, error) {
-	if len(ts) == 1 {
-		return ts[0], nil
+// startNext starts the pass Fit will ask for next, when there is one to come.
+func (p *streamPass) startNext() {
+	s := p.s
+	if s.opened >= s.passes || s.ahead != nil {
+		return
 	}
-	n := 0
-	for _, t := range ts {
-		n += t.Dim(0)
+	// A failure to start shows again when Fit asks for the pass.
+	if it, err := s.start(p.ctx, p.epoch+1, p.batchSize); err == nil {
+		s.ahead = &aheadPass{epoch: p.epoch + 1, batchSize: p.batchSize, it: it}
 	}
-	out := tensor.New(ts[0].DType(), append([]int{n}, ts[0].Shape()[1:]...)...)
-	at := 0
-	for _, t := range ts {
-		dst, err := out.Slice(at, at+t.Dim(0))
-		if err != nil {
-			return nil, err
-		}
-		if err := dst.CopyFrom(t); err != nil {
-			return nil, err
-		}
-		at += t.Dim(0)
+}
+
+func (p *streamPass) Close() error {
+	if p.closed {
+		return nil
 	}
-	return out, nil
+	p.closed = true
+	return p.s.finish(p.it)
 }

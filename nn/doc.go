@@ -21,6 +21,13 @@
 // it (784 values feed an InputShape(28, 28, 1) network), and an image column feeds a network
 // with a flat input flattened.
 //
+// Fit prepares every sample once and holds it in memory as tensors (SetCaching(true), the
+// default, as BigDL's cachingSample), or streams: with SetCaching(false) each epoch reads the
+// frame afresh through frame.Batches, shuffled with the estimator's seed and the epoch on
+// goroutines of its own, and hands keras.Fit its batches as a keras.BatchStream, so a frame
+// larger than memory trains in the memory of a shuffle buffer and a few batches. Either way
+// the TrainingSummary tells how long the steps waited for data (DataWait against StepTime).
+//
 // Fit leaves the estimator untouched, as every ml Estimator does: it trains a copy of the
 // network (BigDL trains the given model in place, which makes a second Fit, or a
 // cross-validation fold, continue from the last one's weights). The trained network is the

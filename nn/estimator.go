@@ -173,14 +173,21 @@ func (e *estimator) WriteData(dir string) error {
 type TrainingSummary struct {
 	// History holds every epoch's logs ("loss", metrics, "val_..." with validation).
 	History *keras.History
-	Rows    int  // training rows
+	Rows    int  // training rows; -1 for a stream of unknown length stopped in its first pass
 	Epochs  int  // epochs run
 	Cached  bool // whether samples were held in memory
 	// Duration is Fit's wall time, data preparation included.
 	Duration time.Duration
-	// DataWait is how long training steps waited for their batches: gathering cached rows,
-	// or blocking on the stream. It is the figure that says whether input starves training.
+	// DataWait is how long training steps waited for their batches (keras's measure, see
+	// keras.History.DataWait): gathering cached rows, or blocking on the stream. Against
+	// StepTime it says whether input starves training.
 	DataWait time.Duration
+	// StepTime is how long the training steps took, waits included.
+	StepTime time.Duration
+	// Stream is what frame's loader reports for a streamed Fit, over every training pass:
+	// LoadTime is the time it spent reading, converting and shuffling, in the background.
+	// Zero when the samples were cached.
+	Stream frame.Stats
 }
 
 // fitResult is what a successful train hands to the concrete Fit.
@@ -232,8 +239,11 @@ func (e *estimator) train(ctx context.Context, df *frame.DataFrame) (*fitResult,
 		}
 	}()
 	cached := e.caching.Get()
-	if train, err = e.openSource(ctx, df, spec, label, bs, true, seed, cached, outUnits); err != nil {
+	if train, err = e.openSource(ctx, df, spec, label, true, seed, cached, outUnits); err != nil {
 		return nil, err
+	}
+	if s, ok := train.(*streamSource); ok {
+		s.passes = e.maxEpoch.Get()
 	}
 	opts := append([]keras.FitOption(nil), e.fitOptions...)
 	opts = append(opts, keras.BatchSize(bs), keras.Epochs(e.maxEpoch.Get()), keras.Shuffle(false))
@@ -245,7 +255,7 @@ func (e *estimator) train(ctx context.Context, df *frame.DataFrame) (*fitResult,
 		if err := e.checkLabel(e.validDF); err != nil {
 			return nil, fmt.Errorf("validation frame: %w", err)
 		}
-		if valid, err = e.openSource(ctx, e.validDF, vspec, label, bs, false, seed, cached, outUnits); err != nil {
+		if valid, err = e.openSource(ctx, e.validDF, vspec, label, false, seed, cached, outUnits); err != nil {
 			return nil, fmt.Errorf("validation frame: %w", err)
 		}
 		opts = append(opts, keras.ValidationData(valid))
@@ -271,15 +281,23 @@ func (e *estimator) train(ctx context.Context, df *frame.DataFrame) (*fitResult,
 	if v, ok := hist.Values["loss"]; ok {
 		epochs = len(v)
 	}
-	return &fitResult{net: net, summary: &TrainingSummary{
-		History: hist, Rows: train.Len(), Epochs: epochs, Cached: cached,
-		Duration: time.Since(start), DataWait: train.waited(),
-	}}, nil
+	sum := &TrainingSummary{
+		History: hist, Rows: train.rows(), Epochs: epochs, Cached: cached,
+		Duration: time.Since(start), DataWait: hist.DataWait(), StepTime: hist.StepTime(),
+	}
+	if s, ok := train.(*streamSource); ok {
+		sum.Stream = s.stats
+	}
+	return &fitResult{net: net, summary: sum}, nil
 }
 
-func (e *estimator) openSource(ctx context.Context, df *frame.DataFrame, spec *inputSpec, label string, bs int, shuffle bool, seed uint64, cached bool, outUnits int) (source, error) {
+func (e *estimator) openSource(ctx context.Context, df *frame.DataFrame, spec *inputSpec, label string, shuffle bool, seed uint64, cached bool, outUnits int) (source, error) {
 	if !cached {
-		src, err := newStreamSource(ctx, df, spec, label, bs, shuffle, seed)
+		classes := 0
+		if e.classifier {
+			classes = outUnits
+		}
+		src, err := newStreamSource(df, spec, label, shuffle, seed, classes)
 		if err != nil {
 			return nil, err
 		}
@@ -290,7 +308,7 @@ func (e *estimator) openSource(ctx context.Context, df *frame.DataFrame, spec *i
 		return nil, err
 	}
 	if e.classifier {
-		if err := checkClasses(e.uid, label, y, outUnits); err != nil {
+		if err := checkClasses(e.uid, label, y, outUnits, false); err != nil {
 			return nil, err
 		}
 	}
@@ -321,14 +339,18 @@ func (e *estimator) checkLabel(df *frame.DataFrame) error {
 }
 
 // checkClasses catches labels the network cannot score, which the loss would otherwise report
-// without naming the column.
-func checkClasses(uid, label string, y *tensor.Tensor, units int) error {
+// without naming the column. A streamed batch's rows are shuffled, so no row is named for it.
+func checkClasses(uid, label string, y *tensor.Tensor, units int, streamed bool) error {
 	classes := max(units, 2)
 	for i := 0; i < y.Len(); i++ {
 		v := y.Float64Flat(i)
 		if v != math.Trunc(v) || v < 0 || v >= float64(classes) {
-			return fmt.Errorf("nn: %s: labelCol %q holds %v in row %d; the network's %d output unit(s) score class indices 0..%d",
-				uid, label, v, i, units, classes-1)
+			where := fmt.Sprintf(" in row %d", i)
+			if streamed {
+				where = ""
+			}
+			return fmt.Errorf("nn: %s: labelCol %q holds %v%s; the network's %d output unit(s) score class indices 0..%d",
+				uid, label, v, where, units, classes-1)
 		}
 	}
 	return nil

@@ -113,7 +113,11 @@ func (m *fitted) Transform(ctx context.Context, df *frame.DataFrame) (*frame.Dat
 				return float64Array(widen(out)), nil
 			})
 		}
-		return df.WithColumn(pred, frame.VectorType(units), spec.features, func(cols []arrow.Array) (arrow.Array, error) {
+		vt, err := frame.VectorType(units)
+		if err != nil {
+			return nil, fmt.Errorf("nn: %s: predictionCol %q: %w", m.uid, pred, err)
+		}
+		return df.WithColumn(pred, vt, spec.features, func(cols []arrow.Array) (arrow.Array, error) {
 			out, err := predict(cols)
 			if err != nil {
 				return nil, err
@@ -130,7 +134,11 @@ func (m *fitted) Transform(ctx context.Context, df *frame.DataFrame) (*frame.Dat
 	if probCol == "" {
 		probCol = "__nn_probability_" + m.uid
 	}
-	scored, err := df.WithColumn(probCol, frame.VectorType(classes), spec.features, func(cols []arrow.Array) (arrow.Array, error) {
+	vt, err := frame.VectorType(classes)
+	if err != nil {
+		return nil, fmt.Errorf("nn: %s: probabilityCol %q: %w", m.uid, probCol, err)
+	}
+	scored, err := df.WithColumn(probCol, vt, spec.features, func(cols []arrow.Array) (arrow.Array, error) {
 		out, err := predict(cols)
 		if err != nil {
 			return nil, err

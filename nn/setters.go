@@ -98,8 +98,10 @@ func (e *NNEstimator) SetTensorBoard(logDir, appName string) *NNEstimator {
 
 // SetCaching chooses between holding the prepared samples in memory as tensors between
 // epochs (true, the default, as BigDL's cachingSample) and streaming the frame through
-// frame.Batches every epoch, which needs memory for a few batches only and shuffles
-// through frame's buffer.
+// frame.Batches every epoch, reading and shuffling (with the seed and the epoch) in the
+// background. Streaming needs memory for frame's shuffle buffer and a few batches, twice over
+// near the end of an epoch, when the next epoch's pass starts filling its buffer.
+// TrainingSummary reports how long training waited for the stream.
 func (e *NNEstimator) SetCaching(on bool) *NNEstimator {
 	e.caching.Set(on)
 	return e
@@ -210,8 +212,10 @@ func (e *NNClassifier) SetTensorBoard(logDir, appName string) *NNClassifier {
 
 // SetCaching chooses between holding the prepared samples in memory as tensors between
 // epochs (true, the default, as BigDL's cachingSample) and streaming the frame through
-// frame.Batches every epoch, which needs memory for a few batches only and shuffles
-// through frame's buffer.
+// frame.Batches every epoch, reading and shuffling (with the seed and the epoch) in the
+// background. Streaming needs memory for frame's shuffle buffer and a few batches, twice over
+// near the end of an epoch, when the next epoch's pass starts filling its buffer.
+// TrainingSummary reports how long training waited for the stream.
 func (e *NNClassifier) SetCaching(on bool) *NNClassifier {
 	e.caching.Set(on)
 	return e

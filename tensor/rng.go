@@ -21,6 +21,20 @@ func NewRNG(seed uint64) *RNG {
 	return &RNG{src: src, r: rand.New(src), seed: seed}
 }
 
+// Reseed restarts g as NewRNG(seed) would start a new generator, without allocating one: a
+// generator remade every training step (a step's dropout stream) can live in the step's
+// reusable state. The zero RNG may be reseeded.
+func (g *RNG) Reseed(seed uint64) {
+	if g.src == nil {
+		g.src = rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
+		g.r = rand.New(g.src)
+	} else {
+		// rand.Rand keeps no state of its own beyond its source, so this is a fresh start.
+		g.src.Seed(seed, seed^0x9e3779b97f4a7c15)
+	}
+	g.seed, g.n = seed, 0
+}
+
 // Split returns an independent child generator; the i-th child of a given seed is always the same.
 func (g *RNG) Split() *RNG {
 	g.n++
@@ -29,12 +43,40 @@ func (g *RNG) Split() *RNG {
 
 // Derive returns a generator for a named purpose (e.g. "shuffle", "dropout") that does not
 // depend on how many numbers g has drawn: adding a layer must not change the shuffle order.
-func (g *RNG) Derive(purpose string) *RNG {
+func (g *RNG) Derive(purpose string) *RNG { return g.DeriveInto(nil, purpose) }
+
+// DeriveInto makes dst what g.Derive(purpose) would return and returns it; a nil dst is
+// allocated. Reusing dst keeps a per-step derivation allocation-free.
+func (g *RNG) DeriveInto(dst *RNG, purpose string) *RNG {
+	return reseeded(dst, g.purposeSeed(purpose))
+}
+
+// DeriveN returns the generator for the n-th instance of a purpose (a step number, a node
+// index): g.Derive(purpose + decimal n) in spirit, without formatting a string. Its seed
+// mixes in a separator no byte of a purpose equals, so it never hashes the same input as a
+// Derive of g.
+func (g *RNG) DeriveN(purpose string, n uint64) *RNG { return g.DeriveNInto(nil, purpose, n) }
+
+// DeriveNInto makes dst what g.DeriveN(purpose, n) would return and returns it; a nil dst is
+// allocated.
+func (g *RNG) DeriveNInto(dst *RNG, purpose string, n uint64) *RNG {
+	return reseeded(dst, mix(mix(g.purposeSeed(purpose), 256), n))
+}
+
+func (g *RNG) purposeSeed(purpose string) uint64 {
 	h := g.seed
-	for _, c := range []byte(purpose) {
-		h = mix(h, uint64(c))
+	for i := 0; i < len(purpose); i++ {
+		h = mix(h, uint64(purpose[i]))
 	}
-	return NewRNG(h)
+	return h
+}
+
+func reseeded(dst *RNG, seed uint64) *RNG {
+	if dst == nil {
+		return NewRNG(seed)
+	}
+	dst.Reseed(seed)
+	return dst
 }
 
 func mix(a, b uint64) uint64 {

@@ -135,6 +135,54 @@ func TestRNGIsDeterministic(t *testing.T) {
 	}
 }
 
+// TestRNGDeriveInPlace checks that the in-place derivations give exactly the streams of the
+// allocating ones, whatever dst held before, and allocate nothing.
+func TestRNGDeriveInPlace(t *testing.T) {
+	same := func(a, b *RNG) bool {
+		for range 20 {
+			if a.Uint64() != b.Uint64() {
+				return false
+			}
+		}
+		return true
+	}
+	root := NewRNG(11)
+	var dst RNG // the zero RNG may be reseeded
+	for _, purpose := range []string{"dropout", "", "node/3"} {
+		if got := root.DeriveInto(&dst, purpose); got != &dst || !same(got, root.Derive(purpose)) {
+			t.Errorf("DeriveInto(%q) differs from Derive", purpose)
+		}
+		dst.Split() // state the next derivation must reset
+	}
+	for n := uint64(0); n < 3; n++ {
+		if !same(root.DeriveNInto(&dst, "step/", n), root.DeriveN("step/", n)) {
+			t.Errorf("DeriveNInto(step/, %d) differs from DeriveN", n)
+		}
+	}
+	if root.DeriveN("step/", 1).Uint64() == root.DeriveN("step/", 2).Uint64() {
+		t.Error("DeriveN gave steps 1 and 2 the same stream")
+	}
+	if root.DeriveN("a", 5).Uint64() == root.Derive("a\x05").Uint64() {
+		t.Error("DeriveN collides with a Derive of the number as a byte")
+	}
+	dst.Reseed(99)
+	if !same(&dst, NewRNG(99)) {
+		t.Error("Reseed does not restart the generator as NewRNG does")
+	}
+	// The child counter restarts too: Split after Reseed is NewRNG's first Split.
+	dst.Reseed(5)
+	if !same(dst.Split(), NewRNG(5).Split()) {
+		t.Error("Split after Reseed differs from a fresh generator's")
+	}
+	if a := testing.AllocsPerRun(50, func() {
+		root.DeriveNInto(&dst, "step/", 12345)
+		root.DeriveInto(&dst, "dropout")
+		dst.Float32()
+	}); a != 0 {
+		t.Errorf("deriving into an existing RNG allocates %v times", a)
+	}
+}
+
 func TestShapeString(t *testing.T) {
 	for _, tc := range []struct {
 		s    Shape

@@ -136,7 +136,7 @@ func bnFlags(gamma, beta []float32) uint32 {
 func (b *Backend) BatchNormForwardTraining(rows, channels int, eps float32, x, gamma, beta, y, mean, invStd []float32) {
 	if rows > 0 && channels > 0 && rows*channels >= bnMin {
 		k := bnKey{rows: rows, channels: channels, eps: eps, flags: bnFlags(gamma, beta), prop: propForwardTraining}
-		vp := f32Pool.get(channels)
+		vp := f32Pool.Get(channels)
 		variance := *vp
 		var bs bufs
 		bs.add(x)
@@ -155,7 +155,7 @@ func (b *Backend) BatchNormForwardTraining(rows, channels int, eps float32, x, g
 				invStd[c] = float32(1 / math.Sqrt(float64(v)+float64(eps)))
 			}
 		}
-		f32Pool.put(vp)
+		f32Pool.Put(vp)
 		if ok {
 			return
 		}
@@ -203,7 +203,7 @@ func (b *Backend) BatchNormBackward(rows, channels int, x, dy, gamma, mean, invS
 			prop = propBackward
 		}
 		k := bnKey{rows: rows, channels: channels, flags: flags, prop: prop}
-		vp := f32Pool.get(channels)
+		vp := f32Pool.Get(channels)
 		variance := *vp
 		for c, s := range invStd[:channels] {
 			variance[c] = float32(1 / (float64(s) * float64(s)))
@@ -211,7 +211,7 @@ func (b *Backend) BatchNormBackward(rows, channels int, x, dy, gamma, mean, invS
 		var tmp [3]*[]float32 // a unit scale, an unused shift, an unwanted dgamma
 		nTmp := 0
 		scratch := func() []float32 {
-			p := f32Pool.get(channels)
+			p := f32Pool.Get(channels)
 			tmp[nTmp] = p
 			nTmp++
 			return *p
@@ -248,9 +248,9 @@ func (b *Backend) BatchNormBackward(rows, channels int, x, dy, gamma, mean, invS
 			}
 		}
 		ok := runPlan(b, &b.bnBwd, k, (*Backend).buildBN, bs.p[:bs.n]...)
-		f32Pool.put(vp)
+		f32Pool.Put(vp)
 		for _, p := range tmp[:nTmp] {
-			f32Pool.put(p)
+			f32Pool.Put(p)
 		}
 		if ok {
 			return

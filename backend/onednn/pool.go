@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/deepframe/deepframe/backend"
+	"github.com/deepframe/deepframe/backend/internal/par"
 )
 
 type poolKey struct {
@@ -143,11 +144,11 @@ func (b *Backend) Pool2DForward(p backend.Pool2DParams, x, y []float32, argmax [
 				if pl.aux == dtS32 {
 					elem = 4
 				}
-				ws := bytesPool.get(outs * elem)
+				ws := bytesPool.Get(outs * elem)
 				if ok = pl.run(f32p(x), f32p(y), unsafe.Pointer(unsafe.SliceData(*ws))); ok {
 					wsToArgmax(&p, *ws, elem, argmax)
 				}
-				bytesPool.put(ws)
+				bytesPool.Put(ws)
 			} else {
 				ok = pl.run(f32p(x), f32p(y))
 			}
@@ -166,28 +167,47 @@ func (b *Backend) Pool2DForward(p backend.Pool2DParams, x, y []float32, argmax [
 // window, counted from the window's padded origin) into the flat NHWC input index deepframe's
 // Pool2DBackward scatters to.
 func wsToArgmax(p *backend.Pool2DParams, ws []byte, elem int, argmax []int32) {
-	C := p.C
-	parallelFor(p.N*p.OutH, max(1, (1<<15)/max(1, p.OutW*C)), func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			n, oh := t/p.OutH, t%p.OutH
-			ih0 := oh*p.StrideH - p.PadTop
-			for ow := 0; ow < p.OutW; ow++ {
-				iw0 := ow*p.StrideW - p.PadLeft
-				o := ((n*p.OutH+oh)*p.OutW + ow) * C
-				out := argmax[o : o+C]
-				for c := range out {
-					var tap int
-					if elem == 1 {
-						tap = int(ws[o+c])
-					} else {
-						tap = int(*(*int32)(unsafe.Pointer(&ws[(o+c)*4])))
-					}
-					ih, iw := ih0+tap/p.KW, iw0+tap%p.KW
-					out[c] = int32(((n*p.H+ih)*p.W+iw)*C + c)
+	t := argmaxTask{p: *p, ws: ws, elem: elem, argmax: argmax}
+	n, grain := p.N*p.OutH, max(1, (1<<15)/max(1, p.OutW*p.C))
+	if threads, inline := split(n, grain); inline {
+		t.Run(0, max(n, 0))
+	} else {
+		argmaxTasks.For(threads, n, grain, t)
+	}
+}
+
+// argmaxTask converts the workspace of output rows [lo, hi) (flat over n, oh). It holds the
+// parameters by value: a pointer to the caller's would escape with the pooled task.
+type argmaxTask struct {
+	p      backend.Pool2DParams
+	ws     []byte
+	elem   int
+	argmax []int32
+}
+
+var argmaxTasks par.Pool[argmaxTask, *argmaxTask]
+
+func (a *argmaxTask) Run(lo, hi int) {
+	p, ws, C := &a.p, a.ws, a.p.C
+	for t := lo; t < hi; t++ {
+		n, oh := t/p.OutH, t%p.OutH
+		ih0 := oh*p.StrideH - p.PadTop
+		for ow := 0; ow < p.OutW; ow++ {
+			iw0 := ow*p.StrideW - p.PadLeft
+			o := ((n*p.OutH+oh)*p.OutW + ow) * C
+			out := a.argmax[o : o+C]
+			for c := range out {
+				var tap int
+				if a.elem == 1 {
+					tap = int(ws[o+c])
+				} else {
+					tap = int(*(*int32)(unsafe.Pointer(&ws[(o+c)*4])))
 				}
+				ih, iw := ih0+tap/p.KW, iw0+tap%p.KW
+				out[c] = int32(((n*p.H+ih)*p.W+iw)*C + c)
 			}
 		}
-	})
+	}
 }
 
 func (b *Backend) Pool2DBackward(p backend.Pool2DParams, dy []float32, argmax []int32, dx []float32) {

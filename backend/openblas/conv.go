@@ -1,6 +1,9 @@
 package openblas
 
-import "github.com/deepframe/deepframe/backend"
+import (
+	"github.com/deepframe/deepframe/backend"
+	"github.com/deepframe/deepframe/backend/internal/par"
+)
 
 // Convolutions are lowered to sgemm through an explicit patch matrix (im2col). Patch rows are
 // laid out (kh, kw, c), the row order of an HWIO kernel seen as a [KH·KW·C, OutC] matrix, so
@@ -50,8 +53,8 @@ func (b *Backend) Conv2DForward(p backend.Conv2DParams, x, kernel, bias, y []flo
 		return
 	}
 	chunk := chunkRows(&p, kkc)
-	buf := scratch.get(min(chunk, rows) * kkc)
-	defer scratch.put(buf)
+	buf := scratch.Get(min(chunk, rows) * kkc)
+	defer scratch.Put(buf)
 	for r0 := 0; r0 < rows; r0 += chunk {
 		r1 := min(r0+chunk, rows)
 		col := (*buf)[:(r1-r0)*kkc]
@@ -73,8 +76,8 @@ func (b *Backend) Conv2DBackwardData(p backend.Conv2DParams, dy, kernel, dx []fl
 	}
 	clearParallel(dx[:p.N*p.H*p.W*p.C])
 	chunk := chunkRows(&p, kkc)
-	buf := scratch.get(min(chunk, rows) * kkc)
-	defer scratch.put(buf)
+	buf := scratch.Get(min(chunk, rows) * kkc)
+	defer scratch.Put(buf)
 	for r0 := 0; r0 < rows; r0 += chunk {
 		r1 := min(r0+chunk, rows)
 		col := (*buf)[:(r1-r0)*kkc]
@@ -98,8 +101,8 @@ func (b *Backend) Conv2DBackwardWeights(p backend.Conv2DParams, x, dy, dkernel, 
 		return
 	}
 	chunk := chunkRows(&p, kkc)
-	buf := scratch.get(min(chunk, rows) * kkc)
-	defer scratch.put(buf)
+	buf := scratch.Get(min(chunk, rows) * kkc)
+	defer scratch.Put(buf)
 	for r0 := 0; r0 < rows; r0 += chunk {
 		r1 := min(r0+chunk, rows)
 		col := (*buf)[:(r1-r0)*kkc]
@@ -112,47 +115,106 @@ func (b *Backend) Conv2DBackwardWeights(p backend.Conv2DParams, x, dy, dkernel, 
 	}
 }
 
+const clearGrain = 1 << 16
+
 func clearParallel(s []float32) {
-	parallelFor(len(s), 1<<16, func(lo, hi int) { clear(s[lo:hi]) })
+	convTask{kind: convClear, col: s}.run(len(s), clearGrain)
+}
+
+// convTask is one parallel pass over [lo, hi): clearing col, im2col over patch rows, col2im
+// over images or channels (x is dx then), or the blocked column sums of m (x) into parts. The
+// parameters are held by value: a pointer to the caller's would escape with the task.
+type convTask struct {
+	kind   convKind
+	p      backend.Conv2DParams
+	x, col []float32
+	r0, r1 int // the chunk's patch rows
+	n0     int // col2im by image: the chunk's first image
+	// column sums
+	rows, cols int
+	parts      []float64
+}
+
+type convKind uint8
+
+const (
+	convClear convKind = iota
+	convIm2col
+	convCol2imImages
+	convCol2imChannels
+	convColumnSums
+)
+
+var convTasks par.Pool[convTask, *convTask]
+
+func (t convTask) run(n, grain int) {
+	if threads, inline := split(n, grain); inline {
+		t.Run(0, max(n, 0))
+	} else {
+		convTasks.For(threads, n, grain, t)
+	}
+}
+
+func (t *convTask) Run(lo, hi int) {
+	p := &t.p
+	switch t.kind {
+	case convClear:
+		clear(t.col[lo:hi])
+	case convIm2col:
+		im2colRows(p, t.x, t.r0, lo, hi, t.col)
+	case convCol2imImages:
+		img := p.OutH * p.OutW
+		for n := t.n0 + lo; n < t.n0+hi; n++ {
+			col2imRange(p, t.col, t.r0, max(t.r0, n*img), min(t.r1, (n+1)*img), 0, p.C, t.x)
+		}
+	case convCol2imChannels:
+		col2imRange(p, t.col, t.r0, t.r0, t.r1, lo, hi, t.x)
+	case convColumnSums:
+		columnSumBlocks(t.x, t.rows, t.cols, t.parts, lo, hi)
+	}
 }
 
 // im2col writes the patches of output pixels [r0, r1) (flat over n, oh, ow) as rows of col,
 // zero where a tap falls outside the input.
 func im2col(p *backend.Conv2DParams, x []float32, r0, r1 int, col []float32) {
+	kkc := p.KH * p.KW * p.C
+	convTask{kind: convIm2col, p: *p, x: x, col: col, r0: r0}.run(r1-r0, max(1, (1<<14)/kkc))
+}
+
+// im2colRows writes patch rows [lo, hi) of the chunk starting at output pixel r0.
+func im2colRows(p *backend.Conv2DParams, x []float32, r0, lo, hi int, col []float32) {
 	C, KW := p.C, p.KW
 	kkc := p.KH * KW * C
-	parallelFor(r1-r0, max(1, (1<<14)/kkc), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			g := r0 + r
-			ow, t := g%p.OutW, g/p.OutW
-			oh, n := t%p.OutH, t/p.OutH
-			dst := col[r*kkc : (r+1)*kkc]
-			ih0, iw0 := oh*p.StrideH-p.PadTop, ow*p.StrideW-p.PadLeft
-			for kh := 0; kh < p.KH; kh++ {
-				seg := dst[kh*KW*C : (kh+1)*KW*C]
-				ih := ih0 + kh*p.DilationH
-				if ih < 0 || ih >= p.H {
-					clear(seg)
-					continue
-				}
-				base := (n*p.H + ih) * p.W
-				if p.DilationW == 1 && iw0 >= 0 && iw0+KW <= p.W {
-					// An in-bounds kernel row is one contiguous run of NHWC memory.
-					copy(seg, x[(base+iw0)*C:(base+iw0+KW)*C])
-					continue
-				}
-				for kw := 0; kw < KW; kw++ {
-					iw := iw0 + kw*p.DilationW
-					s := seg[kw*C : (kw+1)*C]
-					if iw < 0 || iw >= p.W {
-						clear(s)
-					} else {
-						copy(s, x[(base+iw)*C:(base+iw+1)*C])
-					}
+	for r := lo; r < hi; r++ {
+		g := r0 + r
+		ow, t := g%p.OutW, g/p.OutW
+		oh, n := t%p.OutH, t/p.OutH
+		dst := col[r*kkc : (r+1)*kkc]
+		ih0, iw0 := oh*p.StrideH-p.PadTop, ow*p.StrideW-p.PadLeft
+		for kh := 0; kh < p.KH; kh++ {
+			seg := dst[kh*KW*C : (kh+1)*KW*C]
+			ih := ih0 + kh*p.DilationH
+			if ih < 0 || ih >= p.H {
+				clear(seg)
+				continue
+			}
+			base := (n*p.H + ih) * p.W
+			if p.DilationW == 1 && iw0 >= 0 && iw0+KW <= p.W {
+				// An in-bounds kernel row is one contiguous run of NHWC memory.
+				copy(seg, x[(base+iw0)*C:(base+iw0+KW)*C])
+				continue
+			}
+			for kw := 0; kw < KW; kw++ {
+				iw := iw0 + kw*p.DilationW
+				s := seg[kw*C : (kw+1)*C]
+				if iw < 0 || iw >= p.W {
+					clear(s)
+				} else {
+					copy(s, x[(base+iw)*C:(base+iw+1)*C])
 				}
 			}
 		}
-	})
+	}
 }
 
 // col2im adds patch-gradient rows [r0, r1) back onto the input pixels they came from.
@@ -163,18 +225,15 @@ func col2im(p *backend.Conv2DParams, col []float32, r0, r1 int, dx []float32) {
 	img := p.OutH * p.OutW
 	kkc := p.KH * p.KW * p.C
 	n0, n1 := r0/img, (r1-1)/img
+	t := convTask{p: *p, x: dx, col: col, r0: r0, r1: r1, n0: n0}
 	if n1 > n0 {
-		parallelFor(n1-n0+1, max(1, (1<<16)/max(1, img*kkc)), func(lo, hi int) {
-			for n := n0 + lo; n < n0+hi; n++ {
-				col2imRange(p, col, r0, max(r0, n*img), min(r1, (n+1)*img), 0, p.C, dx)
-			}
-		})
+		t.kind = convCol2imImages
+		t.run(n1-n0+1, max(1, (1<<16)/max(1, img*kkc)))
 		return
 	}
 	// Ranges narrower than a cache line would have goroutines writing the same lines.
-	parallelFor(p.C, max(16, p.C*(1<<16)/max(1, (r1-r0)*kkc)), func(c0, c1 int) {
-		col2imRange(p, col, r0, r0, r1, c0, c1, dx)
-	})
+	t.kind = convCol2imChannels
+	t.run(p.C, max(16, p.C*(1<<16)/max(1, (r1-r0)*kkc)))
 }
 
 func col2imRange(p *backend.Conv2DParams, col []float32, base, lo, hi, c0, c1 int, dx []float32) {
@@ -206,31 +265,36 @@ func col2imRange(p *backend.Conv2DParams, col []float32, base, lo, hi, c0, c1 in
 	}
 }
 
+// columnSumBlock is the number of rows one partial of columnSums adds up.
+const columnSumBlock = 256
+
 // columnSums writes out[j] = Σ_i m[i, j] for a rows×cols matrix. Rows are summed in fixed
 // blocks (float64 partials folded in block order), so the result does not depend on the
 // thread count.
 func columnSums(m []float32, rows, cols int, out []float32) {
-	const block = 256
-	nb := (rows + block - 1) / block
-	pp := get64(nb * cols)
-	defer put64(pp)
+	nb := (rows + columnSumBlock - 1) / columnSumBlock
+	pp := scratch64.Get(nb * cols)
+	defer scratch64.Put(pp)
 	parts := *pp
-	parallelFor(nb, max(1, (1<<15)/(block*cols)), func(lo, hi int) {
-		for bi := lo; bi < hi; bi++ {
-			acc := parts[bi*cols : (bi+1)*cols]
-			clear(acc)
-			for i := bi * block; i < min(rows, (bi+1)*block); i++ {
-				for j, v := range m[i*cols : (i+1)*cols] {
-					acc[j] += float64(v)
-				}
-			}
-		}
-	})
+	convTask{kind: convColumnSums, x: m, rows: rows, cols: cols, parts: parts}.run(nb, max(1, (1<<15)/(columnSumBlock*cols)))
 	for j := 0; j < cols; j++ {
 		var s float64
 		for bi := 0; bi < nb; bi++ {
 			s += parts[bi*cols+j]
 		}
 		out[j] = float32(s)
+	}
+}
+
+// columnSumBlocks writes the partial sums of row blocks [lo, hi).
+func columnSumBlocks(m []float32, rows, cols int, parts []float64, lo, hi int) {
+	for bi := lo; bi < hi; bi++ {
+		acc := parts[bi*cols : (bi+1)*cols]
+		clear(acc)
+		for i := bi * columnSumBlock; i < min(rows, (bi+1)*columnSumBlock); i++ {
+			for j, v := range m[i*cols : (i+1)*cols] {
+				acc[j] += float64(v)
+			}
+		}
 	}
 }

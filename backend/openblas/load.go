@@ -10,6 +10,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/deepframe/deepframe/backend/internal/par"
 	"github.com/ebitengine/purego"
 )
 
@@ -181,7 +182,7 @@ type sgemmArgs struct {
 	call [13]uintptr
 }
 
-var sgemmArgPool = sync.Pool{New: func() any { return new(sgemmArgs) }}
+var sgemmArgPool par.FreeList[sgemmArgs]
 
 var errTooLarge = errors.New("openblas: matrix dimension exceeds 32-bit BLAS integers")
 
@@ -195,7 +196,10 @@ func (l *Library) Sgemm(transA, transB bool, m, n, k int, alpha float32, a, b []
 	}
 	// Row-major C (m×n) is column-major Cᵀ (n×m), and Cᵀ = op(B)ᵀ·op(A)ᵀ: swap the operands,
 	// keep each one's transpose flag, and pass the row-major leading dimensions unchanged.
-	s := sgemmArgPool.Get().(*sgemmArgs)
+	s := sgemmArgPool.Get()
+	if s == nil {
+		s = new(sgemmArgs)
+	}
 	*s = sgemmArgs{transA: 'N', transB: 'N', m: int32(n), n: int32(m), k: int32(k),
 		lda: int32(max(n, 1)), ldb: int32(max(k, 1)), ldc: int32(max(n, 1)), alpha: alpha, beta: beta}
 	if transB {

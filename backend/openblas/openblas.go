@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/deepframe/deepframe/backend"
+	"github.com/deepframe/deepframe/backend/internal/par"
 )
 
 // Priority is the registry priority: above the reference backend (0), which it beats on
@@ -107,12 +108,22 @@ func Epilogue(c []float32, m, n int, bias []float32, act backend.Activation) {
 		grain = 1 << 14
 	}
 	rowGrain := max(1, grain/n)
-	if m < 2*rowGrain || backend.NumThreads() == 1 {
-		epilogueRows(c, n, bias, act, 0, m) // no closure: small products stay allocation-free
-		return
+	if threads, inline := split(m, rowGrain); inline {
+		epilogueRows(c, n, bias, act, 0, m)
+	} else {
+		epilogueTasks.For(threads, m, rowGrain, epilogueTask{c: c, n: n, bias: bias, act: act})
 	}
-	parallelFor(m, rowGrain, func(lo, hi int) { epilogueRows(c, n, bias, act, lo, hi) })
 }
+
+type epilogueTask struct {
+	c, bias []float32
+	n       int
+	act     backend.Activation
+}
+
+func (t *epilogueTask) Run(lo, hi int) { epilogueRows(t.c, t.n, t.bias, t.act, lo, hi) }
+
+var epilogueTasks par.Pool[epilogueTask, *epilogueTask]
 
 func epilogueRows(c []float32, n int, bias []float32, act backend.Activation, lo, hi int) {
 	for i := lo; i < hi; i++ {

@@ -277,33 +277,18 @@ func round(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 // layout, so a wrong file fails here with the line and column at fault rather than later as a
 // puzzling training error.
 func readIris(ctx context.Context, path string) (*frame.DataFrame, string, error) {
-	source := path
-	raw := bundledIris
-	if path == "" {
-		source = "built-in iris.csv"
-		// frame reads files; the built-in bytes go through a temporary copy.
-		f, err := os.CreateTemp("", "iris-*.csv")
-		if err != nil {
-			return nil, "", err
-		}
-		defer os.Remove(f.Name())
-		if _, err := f.Write(bundledIris); err != nil {
-			f.Close()
-			return nil, "", err
-		}
-		if err := f.Close(); err != nil {
-			return nil, "", err
-		}
-		path = f.Name()
-	} else {
+	source, raw := "built-in iris.csv", bundledIris
+	if path != "" {
 		var err error
 		if raw, err = os.ReadFile(path); err != nil {
 			return nil, "", err
 		}
+		source = path
 	}
-	df, err := frame.ReadCSV(path, frame.Header(), frame.InferSchema())
+	// frame's errors name the source, so they need no prefix here.
+	df, err := frame.ReadCSVFrom(bytes.NewReader(raw), source, frame.Header(), frame.InferSchema())
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", source, err)
+		return nil, "", err
 	}
 	want := append(slices.Clone(measurements), "class")
 	cols := df.Columns()
@@ -318,7 +303,7 @@ func readIris(ctx context.Context, path string) (*frame.DataFrame, string, error
 	}
 	// The file is read now, once: every split and stage reads this in-memory copy.
 	if df, err = df.Collect(ctx); err != nil {
-		return nil, "", fmt.Errorf("%s: %w", source, err)
+		return nil, "", err
 	}
 	for j, c := range measurements {
 		if frame.IsNumeric(df.Schema().Field(j).Type) {
