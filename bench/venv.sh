@@ -11,7 +11,9 @@ py="$venv/bin/python"
 
 # A half-made environment (an interrupted pip) is rebuilt rather than trusted: the marker is
 # written only after every import below has worked.
-if [ -x "$py" ] && [ -f "$venv/.complete" ]; then
+# The marker names the package set, so adding a peer rebuilds nothing but installs it.
+marker="$venv/.complete-v2"
+if [ -x "$py" ] && [ -f "$marker" ]; then
 	exit 0
 fi
 
@@ -32,15 +34,15 @@ if ! "$py" -c 'import torch; torch.manual_seed(0); (torch.randn(8, 8) @ torch.ra
 	"${pip[@]}" torch
 fi
 
-"${pip[@]}" tensorflow-cpu onnxruntime onnx numpy
+"${pip[@]}" tensorflow-cpu onnxruntime onnx numpy pyarrow pandas
 
 TF_CPP_MIN_LOG_LEVEL=3 "$py" - "$venv/versions.json" <<'PY'
 import json, sys, importlib.metadata as md, platform
-pkgs = ["torch", "tensorflow-cpu", "keras", "onnxruntime", "onnx", "numpy"]
+pkgs = ["torch", "tensorflow-cpu", "keras", "onnxruntime", "onnx", "numpy", "pyarrow", "pandas"]
 v = {p: md.version(p) for p in pkgs}
 v["python"] = platform.python_version()
-import torch, tensorflow, onnxruntime, onnx, numpy  # noqa: F401  (fail here, not mid-benchmark)
+import torch, tensorflow, onnxruntime, onnx, numpy, pyarrow, pandas  # noqa: F401  (fail here, not mid-benchmark)
 json.dump(v, open(sys.argv[1], "w"), indent=1)
 print("bench: peers installed:", ", ".join(f"{k} {x}" for k, x in v.items()), file=sys.stderr)
 PY
-touch "$venv/.complete"
+touch "$marker"
