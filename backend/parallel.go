@@ -47,3 +47,20 @@ func (t *fillTask) Run(lo, hi int) {
 }
 
 var fillTasks par.Pool[fillTask, *fillTask]
+
+// Task is a loop body over the index range [lo, hi), for ParallelFor.
+type Task interface {
+	Run(lo, hi int)
+}
+
+// ParallelFor runs t over [0, n) on the worker pool the Go kernels share, within the
+// NumThreads budget, so code above the backends (optimizer updates) neither oversubscribes the
+// cores nor starts goroutines of its own. Fewer than two grains of work run on the caller. The
+// ranges are contiguous and depend only on n, grain and NumThreads, and t.Run may be called
+// concurrently on disjoint ranges.
+//
+// It allocates nothing when t is a pointer the caller keeps and reuses (a field of a
+// long-lived struct); a fresh t per call, or a closure, costs a heap allocation each time.
+func ParallelFor(n, grain int, t Task) {
+	par.For(NumThreads(), n, grain, t)
+}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/deepframe/deepframe/autograd"
+	"github.com/deepframe/deepframe/backend"
 	"github.com/deepframe/deepframe/tensor"
 )
 
@@ -55,6 +56,64 @@ type paramState struct {
 	data  [][]float32
 	scale float32 // per-parameter clip factor for the step in progress
 	mark  uint64  // the Step call that last met this state, to catch duplicates
+
+	// views[j] is data cut to range j of a parallel update. They are built once per range
+	// count rather than per Step: a rule's apply is an interface call, so any slot list made
+	// on the fly for it would escape to the heap.
+	views [][][]float32
+}
+
+// rangeViews returns the slot views for an update of n elements in parts ranges, cut as
+// updateTask.Run cuts the parameter.
+func (ps *paramState) rangeViews(n, parts int) [][][]float32 {
+	if len(ps.views) == parts {
+		return ps.views
+	}
+	k := len(ps.data)
+	flat := make([][]float32, parts*k)
+	ps.views = make([][][]float32, parts)
+	for j := range parts {
+		a, b := j*n/parts, (j+1)*n/parts
+		v := flat[j*k : (j+1)*k : (j+1)*k]
+		for i, d := range ps.data {
+			v[i] = d[a:b:b]
+		}
+		ps.views[j] = v
+	}
+	return ps.views
+}
+
+// updateGrain is the smallest share of a parameter worth a hand-off to another thread. The
+// update streams four or five arrays with a few flops per element, so below this the
+// hand-off costs about what the split saves.
+const updateGrain = 1 << 15
+
+// updateParts is how many ranges a parameter of n elements is updated in (1: inline).
+func updateParts(threads, n int) int {
+	if n < 2*updateGrain {
+		return 1
+	}
+	return max(1, min(threads, n/updateGrain))
+}
+
+// updateTask runs a rule over ranges of one parameter. It lives in the optimizer and is
+// refilled per parameter, so handing it to the worker pool allocates nothing. Every rule is
+// element-wise, so the result is the same whatever the ranges are.
+type updateTask struct {
+	rule  rule
+	w, g  []float32
+	views [][][]float32
+	f     gradFn
+}
+
+// Run updates ranges lo..hi-1 (range indices, not elements), so that each range meets its own
+// precomputed slot views.
+func (t *updateTask) Run(lo, hi int) {
+	n, parts := len(t.w), len(t.views)
+	for j := lo; j < hi; j++ {
+		a, b := j*n/parts, (j+1)*n/parts
+		t.rule.apply(t.w[a:b], t.g[a:b], t.views[j], t.f)
+	}
 }
 
 // optimizer implements Optimizer for every algorithm around a rule.
@@ -73,6 +132,7 @@ type optimizer struct {
 	byName map[string]*paramState
 	order  []string // names in first-seen order, so State lists are stable
 	work   []*paramState
+	task   updateTask
 }
 
 func newOptimizer(class string, lr float64, s settings, r rule, coupledWD float64, err error) *optimizer {
@@ -182,10 +242,19 @@ func (o *optimizer) Step(params []*autograd.Variable) error {
 	}
 	o.iter++
 	o.rule.prepare(lr, o.iter)
+	threads := backend.NumThreads()
 	for _, ps := range o.work {
 		f := gradFn{lo: lo, hi: hi, scale: ps.scale * gscale, wd: o.coupledWD}
-		o.rule.apply(ps.v.Value().Float32s(), ps.v.Grad().Float32s(), ps.data, f)
+		w, g := ps.v.Value().Float32s(), ps.v.Grad().Float32s()
+		parts := updateParts(threads, len(w))
+		if parts <= 1 {
+			o.rule.apply(w, g, ps.data, f)
+			continue
+		}
+		o.task = updateTask{rule: o.rule, w: w, g: g, views: ps.rangeViews(len(w), parts), f: f}
+		backend.ParallelFor(parts, 1, &o.task)
 	}
+	o.task = updateTask{} // so the optimizer does not keep a dropped parameter alive
 	return nil
 }
 
@@ -257,6 +326,7 @@ func (o *optimizer) bind(p *autograd.Variable, index int) (*paramState, error) {
 	ps.v = p
 	ps.mark = o.serial
 	ps.data = ps.data[:0]
+	ps.views = nil
 	for _, t := range ps.slots {
 		ps.data = append(ps.data, t.Float32s())
 	}
