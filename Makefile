@@ -10,11 +10,11 @@ RACE_PKGS = ./backend/... ./autograd/... ./keras/... ./tensorboard/... ./frame/.
 iris:
 	$(GO) run ./examples/iris
 
-# Independent readers for the files deepframe writes (pyarrow and pandas for Parquet and CSV,
-# the safetensors package, TensorBoard's own event reader) live in a virtual environment the
+# Independent readers and writers for deepframe's formats (pyarrow and pandas for Parquet, CSV
+# and JSON lines, Pillow for images, the safetensors package, TensorBoard's own event reader) live in a virtual environment the
 # tests find through DEEPFRAME_PYTHON; without it those cross-checks skip and say why.
 TEST_VENV = $(CURDIR)/.venv-test
-TEST_PY_PKGS = pyarrow pandas numpy safetensors tensorboard
+TEST_PY_PKGS = pyarrow pandas numpy safetensors tensorboard pillow
 
 test: deps pydeps vet
 	CGO_ENABLED=0 $(GO) build ./...
@@ -35,9 +35,9 @@ deps:
 	else echo "deps: no apt-get; install $(DEPS_PKGS) for the accelerated backends"; fi
 
 pydeps:
-	@if [ ! -f $(TEST_VENV)/.complete ]; then \
+	@if [ "$$(cat $(TEST_VENV)/.complete 2>/dev/null)" != "$(TEST_PY_PKGS)" ]; then \
 		( python3 -m venv $(TEST_VENV) && $(TEST_VENV)/bin/python -m pip install -q --disable-pip-version-check $(TEST_PY_PKGS) \
-			&& touch $(TEST_VENV)/.complete ) \
+			&& echo "$(TEST_PY_PKGS)" > $(TEST_VENV)/.complete ) \
 			|| echo "pydeps: could not install $(TEST_PY_PKGS) into $(TEST_VENV); the cross-checks against them will skip"; \
 	fi
 
