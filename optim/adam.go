@@ -81,6 +81,16 @@ func (r *adamRule) apply(w, g []float32, slots [][]float32, f gradFn) {
 		}
 		return
 	}
+	if f.plain() {
+		for i := range w {
+			gi := g[i]
+			mi := b1*m[i] + c1*gi
+			vi := b2*v[i] + c2*gi*gi
+			m[i], v[i] = mi, vi
+			w[i] = w[i]*decay - alpha*mi/(sqrt32(vi)+eps)
+		}
+		return
+	}
 	for i := range w {
 		gi := f.at(g[i], w[i])
 		mi := b1*m[i] + c1*gi

@@ -37,6 +37,12 @@ type gradFn struct {
 	wd     float32 // coupled weight decay
 }
 
+// plain reports that at returns g unchanged (no clipping, no scaling, no coupled decay), so
+// rules can run a tighter loop: the common case, and the one small models are bound by.
+func (f gradFn) plain() bool {
+	return math.IsInf(float64(f.lo), -1) && math.IsInf(float64(f.hi), 1) && f.scale == 1 && f.wd == 0
+}
+
 func (f gradFn) at(g, w float32) float32 {
 	// Plain comparisons rather than min/max: the branches are never taken without ClipValue,
 	// so they predict perfectly, and a NaN gradient passes through to show up in the weights.

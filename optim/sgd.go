@@ -44,9 +44,20 @@ func (r *sgdRule) apply(w, g []float32, slots [][]float32, f gradFn) {
 	lr, m := r.lr, r.momentum
 	g = g[:len(w)]
 	switch {
+	case m == 0 && f.plain():
+		for i := range w {
+			w[i] -= lr * g[i]
+		}
 	case m == 0:
 		for i := range w {
 			w[i] -= lr * f.at(g[i], w[i])
+		}
+	case !r.nesterov && f.plain():
+		b := slots[0][:len(w)]
+		for i := range w {
+			bi := m*b[i] + g[i]
+			b[i] = bi
+			w[i] -= lr * bi
 		}
 	case r.nesterov:
 		b := slots[0][:len(w)]
