@@ -1,6 +1,7 @@
 package frame
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -489,4 +490,30 @@ func FromTensors(names []string, ts []*tensor.Tensor) (*DataFrame, error) {
 		cols[i] = Col(names[i], data)
 	}
 	return FromColumns(cols...)
+}
+
+// ColumnFloat64s runs the plan and returns one column's values as float64: a numeric column's
+// values, or a vector column's values row after row. It is how a scored frame's predictions or
+// probabilities are read back for comparison and reporting.
+func ColumnFloat64s(ctx context.Context, df *DataFrame, col string) ([]float64, error) {
+	idx, err := df.index(col)
+	if err != nil {
+		return nil, err
+	}
+	var out []float64
+	err = df.Iterate(ctx, func(rec arrow.RecordBatch) error {
+		a := rec.Column(idx)
+		if _, ok := IsVector(a.DataType()); ok {
+			v, _, err := VectorValues(a)
+			out = append(out, v...)
+			return err
+		}
+		var err error
+		out, err = ToFloat64(out, a)
+		if err != nil {
+			return fmt.Errorf("frame: column %q: %w", col, err)
+		}
+		return nil
+	})
+	return out, err
 }

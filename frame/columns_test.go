@@ -164,3 +164,25 @@ func TestReadCSVFrom(t *testing.T) {
 type iotestErr struct{}
 
 func (iotestErr) Read([]byte) (int, error) { return 0, errors.New("read failed") }
+
+func TestColumnFloat64s(t *testing.T) {
+	vec, err := NewVectorArray(2, []float64{1, 2, 3, 4}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := must[*DataFrame](t)(FromColumns(Col("x", []int64{5, 6}), Col("s", []string{"a", "b"})))
+	got := must[[]float64](t)(ColumnFloat64s(t.Context(), df, "x"))
+	if len(got) != 2 || got[0] != 5 || got[1] != 6 {
+		t.Errorf("numeric column read as %v, want [5 6]", got)
+	}
+	errContains(t, second(ColumnFloat64s(t.Context(), df, "nope")), `no column "nope"`, "columns: x, s")
+	errContains(t, second(ColumnFloat64s(t.Context(), df, "s")), `column "s"`)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "v", Type: vec.DataType(), Nullable: true}}, nil)
+	vdf := must[*DataFrame](t)(FromRecords(array.NewRecordBatch(schema, []arrow.Array{vec}, 2)))
+	got = must[[]float64](t)(ColumnFloat64s(t.Context(), vdf, "v"))
+	if len(got) != 4 || got[3] != 4 {
+		t.Errorf("vector column read as %v, want [1 2 3 4]", got)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }

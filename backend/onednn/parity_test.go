@@ -35,33 +35,6 @@ func containsAll(s string, subs ...string) bool {
 	return true
 }
 
-func convCase(n, h, w, c, kh, kw, oc, sh, sw, dh, dw, pt, pb, pl, pr int) backend.Conv2DParams {
-	return backend.Conv2DParams{N: n, H: h, W: w, C: c, KH: kh, KW: kw, OutC: oc, StrideH: sh, StrideW: sw,
-		DilationH: dh, DilationW: dw, PadTop: pt, PadBottom: pb, PadLeft: pl, PadRight: pr,
-		OutH: (h+pt+pb-(dh*(kh-1)+1))/sh + 1, OutW: (w+pl+pr-(dw*(kw-1)+1))/sw + 1}
-}
-
-// convCases covers batch 1, odd channel counts (1, 3, 17, 33: not multiples of the 16-wide
-// vectors), strides, dilation, valid, "same" (Keras's extra bottom/right row) and asymmetric
-// padding, 1×1 kernels, even kernels and kernels larger than the input.
-var convCases = []backend.Conv2DParams{
-	convCase(1, 5, 5, 1, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1),
-	convCase(2, 7, 6, 3, 3, 2, 4, 2, 1, 1, 1, 0, 0, 0, 0),
-	convCase(2, 9, 8, 2, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2),
-	convCase(2, 9, 7, 3, 3, 3, 2, 1, 2, 2, 1, 1, 2, 0, 1),
-	convCase(3, 6, 6, 2, 3, 3, 5, 2, 2, 1, 1, 0, 1, 0, 1),
-	convCase(3, 4, 5, 6, 1, 1, 7, 1, 1, 1, 1, 0, 0, 0, 0),
-	convCase(2, 5, 7, 3, 1, 1, 4, 2, 2, 1, 1, 0, 0, 0, 0),
-	convCase(1, 4, 4, 3, 5, 5, 2, 1, 1, 1, 1, 2, 2, 2, 2),
-	convCase(2, 11, 13, 17, 3, 3, 33, 1, 1, 1, 1, 1, 1, 1, 1),
-	convCase(1, 3, 3, 2, 2, 2, 1, 3, 3, 1, 1, 1, 1, 1, 1),
-	convCase(4, 28, 28, 1, 5, 5, 32, 1, 1, 1, 1, 2, 2, 2, 2),
-	convCase(3, 14, 14, 32, 5, 5, 64, 1, 1, 1, 1, 2, 2, 2, 2),
-	convCase(2, 17, 15, 3, 4, 4, 17, 1, 1, 1, 1, 1, 2, 1, 2),
-	convCase(1, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0),
-	convCase(2, 8, 8, 16, 3, 3, 16, 2, 2, 1, 1, 0, 1, 0, 1),
-}
-
 func TestConvParity(t *testing.T) {
 	b := openOrSkip(t)
 	for _, anyW := range []bool{true, false} {

@@ -3,73 +3,16 @@ package openblas
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/deepframe/deepframe/backend"
+	"github.com/deepframe/deepframe/backend/internal/paritytest"
 )
 
 // Parity: every kernel this backend overrides is compared with the reference backend on the
-// same random inputs. The error measure is the larger of a norm-wise and an element-wise one,
-//
-//	err = max( ‖got−want‖₂ / ‖want‖₂ ,  max_i |got_i−want_i| / (|want_i| + ‖want‖∞) ),
-//
-// and must be ≤ 1e-4 in float32. The norm-wise term is the usual accuracy measure for
-// products and sums; the element-wise term catches a single bad element that a large tensor's
-// norm would hide. Elements are measured against the tensor's scale rather than their own
-// magnitude because a sum whose terms cancel to nearly zero legitimately differs, between two
-// correct summation orders, by about K·eps·max|term|, which is large relative to itself.
-// (Both denominators have a 1e-6 floor for all-zero results.)
-
-const tolerance = 1e-4
-
-func newRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d)) }
-
-func randVec(r *rand.Rand, n int, lo, hi float64) []float32 {
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = float32(lo + (hi-lo)*r.Float64())
-	}
-	return v
-}
-
-// relErr is the parity measure above; NaNs must match NaNs.
-func relErr(got, want []float32) float64 {
-	if len(got) != len(want) {
-		return math.Inf(1)
-	}
-	var norm2, diff2, normInf float64
-	for i, w := range want {
-		g := float64(got[i])
-		if math.IsNaN(float64(w)) || math.IsNaN(g) {
-			if math.IsNaN(float64(w)) != math.IsNaN(g) {
-				return math.Inf(1)
-			}
-			continue
-		}
-		d := g - float64(w)
-		norm2 += float64(w) * float64(w)
-		diff2 += d * d
-		normInf = max(normInf, math.Abs(float64(w)))
-	}
-	normInf = max(normInf, 1e-6)
-	worst := math.Sqrt(diff2) / max(math.Sqrt(norm2), 1e-6)
-	for i, w := range want {
-		if d := math.Abs(float64(got[i]) - float64(w)); d == d {
-			worst = max(worst, d/(math.Abs(float64(w))+normInf))
-		}
-	}
-	return worst
-}
-
-func checkParity(t *testing.T, name string, got, want []float32) {
-	t.Helper()
-	if e := relErr(got, want); !(e <= tolerance) {
-		t.Errorf("%s: relative error %.3g > %.0e", name, e, tolerance)
-	}
-}
+// same random inputs, by the measure in backend/internal/paritytest (≤ 1e-4 in float32).
 
 func openOrSkip(t testing.TB) *Backend {
 	t.Helper()
@@ -81,6 +24,19 @@ func openOrSkip(t testing.TB) *Backend {
 }
 
 var ref = backend.Reference()
+
+// The parity measure, inputs and convolution shapes are shared with the other accelerated
+// backends (backend/internal/paritytest); these names keep the tests short.
+const tolerance = paritytest.Tolerance
+
+var (
+	relErr      = paritytest.RelErr
+	checkParity = paritytest.Check
+	newRNG      = paritytest.NewRNG
+	randVec     = paritytest.RandVec
+	convCase    = paritytest.ConvCase
+	convCases   = paritytest.ConvCases
+)
 
 func TestVersion(t *testing.T) {
 	b := openOrSkip(t)
@@ -131,31 +87,6 @@ func TestGemmParity(t *testing.T) {
 			}
 		}
 	}
-}
-
-func convCase(n, h, w, c, kh, kw, oc, sh, sw, dh, dw, pt, pb, pl, pr int) backend.Conv2DParams {
-	return backend.Conv2DParams{N: n, H: h, W: w, C: c, KH: kh, KW: kw, OutC: oc, StrideH: sh, StrideW: sw,
-		DilationH: dh, DilationW: dw, PadTop: pt, PadBottom: pb, PadLeft: pl, PadRight: pr,
-		OutH: (h+pt+pb-(dh*(kh-1)+1))/sh + 1, OutW: (w+pl+pr-(dw*(kw-1)+1))/sw + 1}
-}
-
-// convCases covers batch 1, odd channel counts, strides, dilation, valid, "same" (Keras's
-// extra bottom/right row) and asymmetric padding, 1×1 kernels and kernels larger than the
-// input.
-var convCases = []backend.Conv2DParams{
-	convCase(1, 5, 5, 1, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1),
-	convCase(2, 7, 6, 3, 3, 2, 4, 2, 1, 1, 1, 0, 0, 0, 0),
-	convCase(2, 9, 8, 2, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2),
-	convCase(2, 9, 7, 3, 3, 3, 2, 1, 2, 2, 1, 1, 2, 0, 1),
-	convCase(3, 6, 6, 2, 3, 3, 5, 2, 2, 1, 1, 0, 1, 0, 1),
-	convCase(3, 4, 5, 6, 1, 1, 7, 1, 1, 1, 1, 0, 0, 0, 0),
-	convCase(2, 5, 7, 3, 1, 1, 4, 2, 2, 1, 1, 0, 0, 0, 0),
-	convCase(1, 4, 4, 3, 5, 5, 2, 1, 1, 1, 1, 2, 2, 2, 2),
-	convCase(2, 11, 13, 17, 3, 3, 33, 1, 1, 1, 1, 1, 1, 1, 1),
-	convCase(1, 3, 3, 2, 2, 2, 1, 3, 3, 1, 1, 1, 1, 1, 1),
-	convCase(4, 28, 28, 1, 5, 5, 32, 1, 1, 1, 1, 2, 2, 2, 2),
-	convCase(3, 14, 14, 32, 5, 5, 64, 1, 1, 1, 1, 2, 2, 2, 2),
-	convCase(2, 17, 15, 3, 4, 4, 17, 1, 1, 1, 1, 1, 2, 1, 2), // even kernel, "same"
 }
 
 func TestConvParity(t *testing.T) {

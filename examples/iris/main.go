@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/deepframe/deepframe/feature"
 	"github.com/deepframe/deepframe/frame"
@@ -247,29 +246,9 @@ func scoredColumn(ctx context.Context, m ml.Transformer, df *frame.DataFrame, co
 	if err != nil {
 		return nil, err
 	}
-	return floats(ctx, scored, col)
+	return frame.ColumnFloat64s(ctx, scored, col)
 }
 
-// floats reads a numeric column, or a vector column's values row after row.
-func floats(ctx context.Context, df *frame.DataFrame, col string) ([]float64, error) {
-	idx := df.Schema().FieldIndices(col)
-	if len(idx) == 0 {
-		return nil, fmt.Errorf("no column %q (columns %v)", col, df.Columns())
-	}
-	var out []float64
-	err := df.Iterate(ctx, func(rec arrow.RecordBatch) error {
-		a := rec.Column(idx[0])
-		if _, ok := frame.IsVector(a.DataType()); ok {
-			v, _, err := frame.VectorValues(a)
-			out = append(out, v...)
-			return err
-		}
-		var err error
-		out, err = frame.ToFloat64(out, a)
-		return err
-	})
-	return out, err
-}
 
 func round(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 

@@ -238,11 +238,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	for _, col := range []string{"prediction", "probability"} {
-		want, err := floats(ctx, scored, col)
+		want, err := frame.ColumnFloat64s(ctx, scored, col)
 		if err != nil {
 			return err
 		}
-		got, err := floats(ctx, again, col)
+		got, err := frame.ColumnFloat64s(ctx, again, col)
 		if err != nil {
 			return err
 		}
@@ -396,23 +396,3 @@ func checkSchema(df *frame.DataFrame, path string) error {
 	return nil
 }
 
-// floats reads a numeric column, or a vector column's values row after row.
-func floats(ctx context.Context, df *frame.DataFrame, col string) ([]float64, error) {
-	idx := df.Schema().FieldIndices(col)
-	if len(idx) == 0 {
-		return nil, fmt.Errorf("no column %q (columns %v)", col, df.Columns())
-	}
-	var out []float64
-	err := df.Iterate(ctx, func(rec arrow.RecordBatch) error {
-		a := rec.Column(idx[0])
-		if _, ok := frame.IsVector(a.DataType()); ok {
-			v, _, err := frame.VectorValues(a)
-			out = append(out, v...)
-			return err
-		}
-		var err error
-		out, err = frame.ToFloat64(out, a)
-		return err
-	})
-	return out, err
-}
