@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"slices"
 
-
 	"github.com/deepframe/deepframe/feature"
 	"github.com/deepframe/deepframe/frame"
 	"github.com/deepframe/deepframe/keras"
@@ -248,7 +247,6 @@ func scoredColumn(ctx context.Context, m ml.Transformer, df *frame.DataFrame, co
 	}
 	return frame.ColumnFloat64s(ctx, scored, col)
 }
-
 
 func round(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 

@@ -395,4 +395,3 @@ func checkSchema(df *frame.DataFrame, path string) error {
 	}
 	return nil
 }
-
